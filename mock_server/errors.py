@@ -1,0 +1,88 @@
+"""One app-wide error handler: any exception becomes an `ApiProblem`, rendered in the owning API's body.
+
+Connexion's handlers are app-wide and answer `application/problem+json`; here the request path picks
+the API (through the spec's tags) and so the envelope, for contract routes and unknown routes alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import orjson
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from mock_server.envelopes import DrfEnvelope, Envelope, ErrorResponse, V3Envelope
+from mock_server.problems import ApiProblem, Kind
+from mock_server.security import credentials_presented
+from mock_server.spec import Spec
+
+logger = logging.getLogger("billing_mock.errors")
+
+# Which envelope each tag of the contract speaks.
+ENVELOPES_BY_TAG: dict[str, type[DrfEnvelope] | type[V3Envelope]] = {"Mifumo": DrfEnvelope, "WePay": V3Envelope}
+
+
+class FallbackEnvelope:
+    """Paths that belong to neither API (`/`, `/favicon.ico`): a plain DRF-like body."""
+
+    def render(self, problem: ApiProblem, method: str) -> ErrorResponse:
+        status = {Kind.NOT_FOUND: 404, Kind.METHOD_NOT_ALLOWED: 405, Kind.INVALID_REQUEST: 400}.get(problem.kind, 500)
+        headers = {"Allow": ", ".join(problem.allow)} if problem.allow else {}
+        return ErrorResponse(status, {"detail": "Not found." if status == 404 else problem.detail or "Error."}, headers)
+
+
+class ErrorRenderer:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.envelopes: dict[str, Envelope] = {tag: cls(spec) for tag, cls in ENVELOPES_BY_TAG.items()}
+        self.fallback = FallbackEnvelope()
+        self._schemes_by_tag = {tag: self._security_schemes(tag) for tag in self.envelopes}
+
+    def _security_schemes(self, tag: str) -> list[Mapping[str, object]]:
+        schemes = self.spec.document.get("components", {}).get("securitySchemes", {})
+        names: list[str] = []
+        for op in self.spec.operations.values():
+            if op.tag == tag:
+                for requirement in op.raw.get("security", self.spec.document.get("security", [])):
+                    names.extend(n for n in requirement if n not in names)
+        return [schemes[n] for n in names]
+
+    def envelope_for(self, path: str) -> tuple[str | None, Envelope]:
+        tag = self.spec.tag_of_path(path)
+        return tag, self.envelopes.get(tag or "", self.fallback)
+
+    def to_problem(self, exc: Exception, tag: str | None, headers: Mapping[str, str]) -> ApiProblem:
+        if isinstance(exc, ApiProblem):
+            return exc
+        status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+        if isinstance(exc, (ProblemException, HTTPException)) and isinstance(status, int):
+            if status in (401, 403):
+                presented = credentials_presented(self._schemes_by_tag.get(tag or "", []), headers)
+                return ApiProblem(Kind.UNAUTHENTICATED, credentials_presented=presented or status == 403)
+            if status == 404:
+                return ApiProblem(Kind.NOT_FOUND)
+            if status == 405:
+                allow = (getattr(exc, "headers", None) or {}).get("Allow", "GET, HEAD")
+                return ApiProblem(Kind.METHOD_NOT_ALLOWED, allow=tuple(a.strip() for a in allow.split(",")))
+            if 400 <= status < 500:
+                detail = getattr(exc, "detail", "") or ""
+                return ApiProblem(Kind.INVALID_REQUEST, detail=str(detail)[:200])
+        logger.error("unhandled error: %r", exc, exc_info=exc)
+        return ApiProblem(Kind.SERVER_ERROR)
+
+    def render(self, path: str, method: str, headers: Mapping[str, str], exc: Exception) -> ErrorResponse:
+        tag, envelope = self.envelope_for(path)
+        return envelope.render(self.to_problem(exc, tag, headers), method)
+
+    async def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        rendered = self.render(request.url.path, request.method, request.headers, exc)
+        return ConnexionResponse(
+            status_code=rendered.status,
+            body=orjson.dumps(rendered.body),
+            mimetype="application/json",
+            content_type="application/json",
+            headers=rendered.headers,
+        )

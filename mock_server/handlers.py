@@ -1,0 +1,130 @@
+"""The contract's operations, bound by operationId. Connexion has already authenticated the request
+and validated every parameter against the spec by the time a handler runs; handlers only paginate,
+filter and refuse what no schema can express (a page past the end, a forged cursor, an unknown id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from connexion import request
+from starlette.responses import Response
+
+from mock_server.pagination import CursorCodec, CursorState, InvalidCursor, Window, page_link, page_number_window
+from mock_server.problems import ApiProblem, FieldError, Kind, Reason
+from mock_server.store import ServingData
+
+JSON = "application/json"
+_NULL = b"null"
+
+
+def _json_str(text: str | None) -> bytes:
+    return _NULL if text is None else orjson.dumps(text)
+
+
+class Handlers:
+    """Operation handlers over one dataset; `resolve` maps an operationId to its bound method."""
+
+    def __init__(
+        self, data: ServingData, codec: CursorCodec, collection_path: str, cursor_param: str,
+        cursor_excludes: tuple[str, ...],
+    ) -> None:
+        self.data = data
+        self.collection_path = collection_path
+        self.codec = codec
+        self.cursor_param = cursor_param
+        self.cursor_excludes = cursor_excludes
+        self._by_operation_id: dict[str, Callable[..., Any]] = {
+            "getBillingHistory": self.get_billing_history,
+            "listBillingStatements": self.list_billing_statements,
+            "getBillingStatement": self.get_billing_statement,
+        }
+
+    def resolve(self, operation_id: str) -> Callable[..., Any]:
+        try:
+            return self._by_operation_id[operation_id]
+        except KeyError:
+            raise ValueError(f"no handler for operationId {operation_id!r}") from None
+
+    # -- Mifumo -----------------------------------------------------------------------------------
+
+    async def get_billing_history(self, page: int = 1, page_size: int = 20, type: str | None = None, **_: Any):
+        view = self.data.history.view(type)
+        window = page_number_window(page, page_size, len(view))
+        if window is None:
+            raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
+        url = request.url
+        base = f"{url.scheme}://{url.netloc}{url.path}"
+        next_link = page_link(base, url.query, "page", page + 1) if window.has_next else None
+        previous_link = page_link(base, url.query, "page", page - 1) if window.has_previous else None
+        body = b"".join(
+            (
+                b'{"count":%d,"next":' % window.total,
+                _json_str(next_link),
+                b',"previous":',
+                _json_str(previous_link),
+                b',"results":[',
+                b",".join(view[window.offset : window.end]),
+                b"]}",
+            )
+        )
+        return Response(body, media_type=JSON)
+
+    # -- WePay ------------------------------------------------------------------------------------
+
+    async def list_billing_statements(
+        self, page: str | None = None, page_size: int = 10, account_id: str | None = None, currency: str = "USD",
+        **_: Any,
+    ):
+        version = request.headers["api-version"]
+        if page is not None:
+            state = self._cursor_state(page)
+        else:
+            state = CursorState(0, page_size, (("account_id", account_id or ""), ("currency", currency)))
+        filters = dict(state.filters)
+        view = self.data.statements.view(filters.get("account_id") or None, filters.get("currency", currency))
+        window = Window(state.offset, state.page_size, len(view))
+        next_link = self._cursor_link(state, window.offset + window.limit) if window.has_next else None
+        previous_link = self._cursor_link(state, max(0, window.offset - window.limit)) if window.has_previous else None
+        version_bytes = version.encode()
+        body = b"".join(
+            (
+                b'{"next":',
+                _json_str(next_link),
+                b',"previous":',
+                _json_str(previous_link),
+                b',"results":[',
+                b",".join(item[version] for item in view[window.offset : window.end]),
+                b'],"api_version":"',
+                version_bytes,
+                b'"}',
+            )
+        )
+        return Response(body, media_type=JSON)
+
+    def _cursor_state(self, token: str) -> CursorState:
+        given = request.query_params
+        conflicts = tuple(
+            FieldError("query", name, Reason.NOT_ALLOWED_WITH_CURSOR, given[name])
+            for name in self.cursor_excludes
+            if name in given
+        )
+        if conflicts:
+            raise ApiProblem(Kind.INVALID_REQUEST, conflicts)
+        try:
+            return self.codec.decode(token)
+        except InvalidCursor:
+            raise ApiProblem(
+                Kind.INVALID_REQUEST, (FieldError("query", self.cursor_param, Reason.INVALID_CURSOR, token),)
+            ) from None
+
+    def _cursor_link(self, state: CursorState, offset: int) -> str:
+        token = self.codec.encode(CursorState(offset, state.page_size, state.filters))
+        return f"{self.collection_path}?{self.cursor_param}={token}"
+
+    async def get_billing_statement(self, id: str, **_: Any):
+        encoded = self.data.statements.by_id.get(id)
+        if encoded is None:
+            raise ApiProblem(Kind.NOT_FOUND, resource_param="id", detail=id)
+        return Response(encoded[request.headers["api-version"]], media_type=JSON)

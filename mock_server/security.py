@@ -1,0 +1,100 @@
+"""Credential checks for the spec's security schemes, bound into connexion through its security map.
+
+The spec names the schemes (http bearer for Mifumo, two header API keys for WePay); this module
+only decides whether a presented value is the configured one, in constant time, and whether a
+refused request had presented credentials at all (the two APIs answer those cases differently).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
+
+
+def _jwt_shaped(payload: dict[str, Any], key: bytes) -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = part(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = part(json.dumps(payload, separators=(",", ":")).encode())
+    signature = part(hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{signature}"
+
+
+# A fixed, JWT-shaped simplejwt access token (expires 2100-01-01) so JWT-decoding clients work.
+DEFAULT_BEARER_TOKEN = _jwt_shaped(
+    {"token_type": "access", "exp": 4102444800, "iat": 1764547200, "jti": "billing-mock", "user_id": 1},
+    b"billing-mock",
+)
+DEFAULT_APP_ID = "mock-app-id"
+DEFAULT_APP_TOKEN = "mock-app-token"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    bearer_token: str = DEFAULT_BEARER_TOKEN
+    app_id: str = DEFAULT_APP_ID
+    app_token: str = DEFAULT_APP_TOKEN
+
+    def expected_api_key(self, header: str) -> str | None:
+        return {"app-id": self.app_id, "app-token": self.app_token}.get(header.lower())
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
+# simplejwt's AUTH_HEADER_TYPES: the scheme word is matched exactly, not case-insensitively.
+BEARER_SCHEME = "Bearer"
+
+
+def bearer_presented(headers: Mapping[str, str]) -> bool:
+    """simplejwt answers "not provided" unless the header's first word is exactly `Bearer`."""
+    parts = headers.get("authorization", "").split()
+    return bool(parts) and parts[0] == BEARER_SCHEME
+
+
+def security_map(credentials: Credentials) -> dict[str, type]:
+    """Connexion security handlers bound to these credentials (no `x-*InfoFunc` needed in the spec)."""
+
+    def check_bearer(token: str, request: Any = None) -> dict[str, Any] | None:
+        if request is not None and not bearer_presented(request.headers):
+            return None
+        return {"sub": "mifumo-user"} if same_secret(token, credentials.bearer_token) else None
+
+    def check_api_key_for(header: str) -> Callable[..., dict[str, Any] | None]:
+        expected = credentials.expected_api_key(header)
+
+        def check(api_key: str, required_scopes: Any = None) -> dict[str, Any] | None:
+            return {"sub": header} if expected is not None and same_secret(api_key, expected) else None
+
+        return check
+
+    class Bearer(BearerSecurityHandler):
+        def _resolve_func(self, security_scheme: dict[str, Any]) -> Callable[..., Any]:
+            return check_bearer
+
+    class ApiKey(ApiKeySecurityHandler):
+        def _resolve_func(self, security_scheme: dict[str, Any]) -> Callable[..., Any]:
+            return check_api_key_for(security_scheme["name"])
+
+    return {"bearer": Bearer, "apiKey": ApiKey}
+
+
+def credentials_presented(schemes: list[Mapping[str, Any]], headers: Mapping[str, str]) -> bool:
+    """Whether the request carried every credential the operation's security requirement names."""
+    for scheme in schemes:
+        if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
+            if not bearer_presented(headers):
+                return False
+        elif scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+            if scheme["name"].lower() not in headers:
+                return False
+    return True

@@ -1,0 +1,157 @@
+"""The contract, loaded once: the raw OpenAPI document plus the lookups the mock needs from it.
+
+Everything the mock knows about parameters, bounds, enums, fixed error bodies and which API owns a
+path is read from here, so `specs/openapi.yaml` stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "openapi.yaml"
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class SpecError(Exception):
+    """The spec file is missing or is not a usable OpenAPI 3.0 document."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    tag: str
+    raw: Mapping[str, Any]
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        return tuple(int(code) for code in self.raw.get("responses", {}) if code.isdigit())
+
+
+class Spec:
+    """A resolved view of an OpenAPI 3.0 document."""
+
+    def __init__(self, document: dict[str, Any], path: Path | None = None) -> None:
+        self.document = document
+        self.path = path
+        self.operations: dict[str, Operation] = {op.operation_id: op for op in self._walk_operations()}
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_SPEC_PATH) -> Spec:
+        path = Path(path)
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SpecError(f"cannot read spec {path}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise SpecError(f"spec {path} is not valid YAML: {exc}") from exc
+        if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.0"):
+            raise SpecError(f"spec {path} is not an OpenAPI 3.0.x document")
+        if not isinstance(document.get("paths"), dict):
+            raise SpecError(f"spec {path} has no paths")
+        return cls(document, path)
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def resolve(self, node: Any) -> Any:
+        """Inline every local `$ref` below `node` (the contract has no recursive schemas)."""
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return self.resolve(self._pointer(node["$ref"]))
+            return {key: self.resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        return node
+
+    def _pointer(self, ref: str) -> Any:
+        if not ref.startswith("#/"):
+            raise SpecError(f"only local references are supported, got {ref!r}")
+        node: Any = self.document
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def schema(self, name: str) -> dict[str, Any]:
+        return self.resolve(self.document["components"]["schemas"][name])
+
+    def json_schema(self, name: str) -> dict[str, Any]:
+        return to_json_schema(self.schema(name))
+
+    def parameters(self, operation_id: str) -> list[dict[str, Any]]:
+        return self.resolve(self.operations[operation_id].raw.get("parameters", []))
+
+    def response(self, operation_id: str, status: int) -> dict[str, Any]:
+        return self.resolve(self.operations[operation_id].raw["responses"][str(status)])
+
+    def example(self, operation_id: str, status: int, name: str | None = None) -> Any:
+        """A named example of a documented response (the first one when no name is given)."""
+        examples = self.response(operation_id, status)["content"]["application/json"].get("examples", {})
+        if not examples:
+            raise KeyError(f"{operation_id} documents no example for {status}")
+        chosen = examples[name] if name is not None else next(iter(examples.values()))
+        return copy.deepcopy(chosen["value"])
+
+    def response_header_enum(self, operation_id: str, status: int, header: str) -> list[Any]:
+        return self.response(operation_id, status)["headers"][header]["schema"]["enum"]
+
+    def tag_of_path(self, path: str) -> str | None:
+        """The tag owning a request path: the spec path sharing its longest static prefix."""
+        best, best_len = None, 0
+        for op in self.operations.values():
+            prefix = op.path.split("{", 1)[0]
+            stem = prefix.rstrip("/")
+            if (path == stem or path.startswith(stem + "/") or path.startswith(prefix)) and len(stem) > best_len:
+                best, best_len = op.tag, len(stem)
+        if best is None:
+            first = "/" + path.strip("/").split("/", 1)[0]
+            for op in self.operations.values():
+                if op.path.startswith(first) and first != "/":
+                    return op.tag
+        return best
+
+    def _walk_operations(self) -> Iterator[Operation]:
+        for path, item in self.document["paths"].items():
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if raw is None:
+                    continue
+                if "operationId" not in raw:
+                    raise SpecError(f"{method.upper()} {path} has no operationId")
+                tags = raw.get("tags") or ["default"]
+                yield Operation(raw["operationId"], method, path, tags[0], raw)
+
+
+def to_json_schema(schema: Any) -> Any:
+    """Turn an OpenAPI 3.0 schema object into plain JSON Schema (`nullable` becomes a null type)."""
+    if isinstance(schema, list):
+        return [to_json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        key: to_json_schema(value)
+        for key, value in schema.items()
+        if key not in ("nullable", "example", "examples", "description", "format", "externalDocs")
+    }
+    if schema.get("format") in ("uuid", "date-time", "uri"):
+        out["format"] = schema["format"]
+    if schema.get("nullable"):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        out = {"anyOf": [out, {"type": "null"}]} if "type" not in out else out
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def load_spec(path: str = str(DEFAULT_SPEC_PATH)) -> Spec:
+    return Spec.load(path)

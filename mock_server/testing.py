@@ -1,0 +1,70 @@
+"""Run the mock on a free port for a test, over a real socket:
+
+    with running_mock(MockConfig(seed=7)) as mock:
+        httpx.get(f"{mock.url}/api/billing/history/", headers=mock.mifumo_headers)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from fixtures import Dataset
+from mock_server.app import MockApp, create_app
+from mock_server.config import MockConfig
+from mock_server.security import Credentials
+
+
+@dataclass(frozen=True)
+class RunningMock:
+    url: str
+    credentials: Credentials
+    app: MockApp
+
+    @property
+    def mifumo_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials.bearer_token}"}
+
+    @property
+    def wepay_headers(self) -> dict[str, str]:
+        return {"App-Id": self.credentials.app_id, "App-Token": self.credentials.app_token, "Api-Version": "3.0"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: object, host: str = "127.0.0.1", port: int | None = None,
+                    startup_timeout: float = 10.0) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn in a background thread; yields its base URL."""
+    port = port or free_port(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def running_mock(config: MockConfig | None = None, dataset: Dataset | None = None,
+                 host: str = "127.0.0.1") -> Iterator[RunningMock]:
+    app = create_app(config, dataset)
+    with serve_in_thread(app, host) as url:
+        yield RunningMock(url, app.state.credentials, app)
