@@ -1,0 +1,198 @@
+"""`billing-mock`: serve the mock, or dump its generated dataset. Thin over `mock_server.create_app`.
+
+Every flag also reads an environment variable (BILLING_MOCK_<FLAG>), which is also how the
+configuration reaches uvicorn's worker processes when `--workers` is above 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, generate_dataset
+from mock_server.app import MockApp, create_app
+from mock_server.config import MockConfig
+from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
+from mock_server.spec import DEFAULT_SPEC_PATH, Spec, SpecError
+
+ENV_PREFIX = "BILLING_MOCK_"
+EXIT_USAGE = 2
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class UsageError(Exception):
+    """A configuration problem reported as one line, exit status 2."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UsageError(f"{ENV_PREFIX}{name.upper().replace('-', '_')} must be an integer, got {raw!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="billing-mock", description="Serve the Mifumo and WePay billing mock.")
+    parser.add_argument("--host", default=_env("host", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=_int("port", 4010))
+    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
+    parser.add_argument("--fixtures", type=Path, default=_env("fixtures"), help="JSON or YAML dataset to serve")
+    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records), help="Mifumo records")
+    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
+    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
+    parser.add_argument("--workers", type=int, default=_int("workers", 1))
+    parser.add_argument("--bearer-token", default=_env("bearer-token", DEFAULT_BEARER_TOKEN))
+    parser.add_argument("--app-id", default=_env("app-id", DEFAULT_APP_ID))
+    parser.add_argument("--app-token", default=_env("app-token", DEFAULT_APP_TOKEN))
+    parser.add_argument("--log-level", default=_env("log-level", "info"), choices=LOG_LEVELS)
+    parser.add_argument("--spec", type=Path, default=_env("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
+    return parser
+
+
+def dump_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
+    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
+    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records))
+    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
+    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
+    parser.add_argument("--format", choices=("json", "yaml"), default="json")
+    parser.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> MockConfig:
+    for name in ("records", "statements", "accounts"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name} must be >= 0")
+    for flag, value in (("--bearer-token", args.bearer_token), ("--app-id", args.app_id), ("--app-token", args.app_token)):
+        if not value or not value.isprintable() or any(c.isspace() for c in value):
+            raise UsageError(f"{flag} must be a non-empty value without spaces")
+    return MockConfig(
+        seed=args.seed,
+        size=DatasetSize(records=args.records, statements=args.statements, accounts=args.accounts),
+        fixtures_path=args.fixtures,
+        credentials=Credentials(bearer_token=args.bearer_token, app_id=args.app_id, app_token=args.app_token),
+        spec_path=args.spec,
+    )
+
+
+def config_from_environment() -> MockConfig:
+    return config_from_args(serve_parser().parse_args([]))
+
+
+def app_from_environment() -> MockApp:
+    """uvicorn factory for worker processes: the parent exported the configuration."""
+    return create_app(config_from_environment())
+
+
+def banner(app: MockApp, host: str, port: int, workers: int) -> str:
+    summary = app.state.summary()
+    creds = app.state.credentials
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"http://{shown_host}:{port}"
+    source = f"seed {summary['seed']}" if summary["seed"] is not None else f"fixtures {summary['source']}"
+    return "\n".join(
+        [
+            f"billing-mock on {base} ({workers} worker{'s' if workers != 1 else ''}, {source})",
+            f"  Mifumo  GET {base}/api/billing/history/   ({summary['mifumo']['records']} records)",
+            f"  WePay   GET {base}/billing_statements     ({summary['wepay']['statements']} statements, "
+            f"{summary['wepay']['accounts']} accounts)",
+            f"  Docs    {base}/docs/   Spec {base}/openapi.json   Tooling {base}/__mock/dataset",
+            f"  Mifumo credentials:  Authorization: Bearer {creds.bearer_token}",
+            f"  WePay credentials:   App-Id: {creds.app_id}   App-Token: {creds.app_token}   Api-Version: 3.0",
+        ]
+    )
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+            raise UsageError(f"port {port} on {host} {reason}") from None
+
+
+def _export(args: argparse.Namespace) -> None:
+    for name in ("host", "port", "seed", "records", "statements", "accounts", "workers", "bearer_token",
+                 "app_id", "app_token", "log_level", "spec", "fixtures"):
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[ENV_PREFIX + name.upper()] = str(value)
+
+
+def serve(argv: Sequence[str]) -> int:
+    args = serve_parser().parse_args(argv)
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be 1..65535, got {args.port}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    config = config_from_args(args)
+    app = create_app(config)  # validates spec and fixtures before anything listens
+    _check_port(args.host, args.port)
+    print(banner(app, args.host, args.port, args.workers), flush=True)
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": True,
+              "timeout_graceful_shutdown": 10}
+    if args.workers == 1:
+        uvicorn.run(app, lifespan="off", **common)
+    else:
+        _export(args)
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=args.workers, lifespan="off", **common)
+    return 0
+
+
+def dump(argv: Sequence[str]) -> int:
+    args = dump_parser().parse_args(argv)
+    dataset = generate_dataset(args.seed, DatasetSize(args.records, args.statements, args.accounts), Spec.load())
+    if args.output is None:
+        dump_dataset(dataset, sys.stdout, args.format)
+    else:
+        with args.output.open("w", encoding="utf-8") as stream:
+            dump_dataset(dataset, stream, args.format)
+    return 0
+
+
+def run(argv: Sequence[str]) -> int:
+    if argv[:2] == ["fixtures", "dump"]:
+        return dump(argv[2:])
+    if argv[:1] == ["fixtures"]:
+        raise UsageError("usage: billing-mock fixtures dump [--seed N] [--format json|yaml] [--output PATH]")
+    return serve(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(list(sys.argv[1:] if argv is None else argv))
+    except (UsageError, FixturesError, SpecError) as exc:
+        print(f"billing-mock: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `billing-mock fixtures dump | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
