@@ -1,0 +1,20 @@
+"""Conformance suite for the Mifumo SMS and WePay v3 billing APIs, driven by `specs/openapi.yaml`.
+
+from conformance import SuiteConfig, run_suite
+report = run_suite(SuiteConfig(mifumo_url="http://127.0.0.1:4010"))
+report.exit_code  # 0 all passed, 1 a check failed
+"""
+
+from conformance.config import SuiteConfig, UsageError
+from conformance.report import CheckResult, Status, SuiteReport
+from conformance.runner import TargetUnreachable, run_suite
+
+__all__ = [
+    "CheckResult",
+    "Status",
+    "SuiteConfig",
+    "SuiteReport",
+    "TargetUnreachable",
+    "UsageError",
+    "run_suite",
+]

@@ -1,0 +1,473 @@
+"""WePay v3 billing statements: cursor pagination, cursor rules, filters, order, values, the statement
+by id, `Api-Version` echo, `X-Correlation-Id` and the v3 error envelope."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from conformance.checks.common import GET_STATEMENT, LIST_STATEMENTS, ensure_body_matches, ensure_status
+from conformance.config import WEPAY
+from conformance.context import CheckContext
+from conformance.http import Exchange
+from conformance.pagination import (
+    Walk,
+    choose_page_size,
+    ensure_retraced,
+    ensure_sorted,
+    ensure_walk_integrity,
+    fetch_page,
+    full_walk,
+)
+from conformance.registry import Skipped, check, ensure
+
+LIST = "listBillingStatements"
+GET = "getBillingStatement"
+CURSOR = "page"
+CURSOR_LINK = re.compile(r"^/billing_statements\?page=([^&\s]+)$")
+
+
+def _path(ctx: CheckContext) -> str:
+    return ctx.path(LIST)
+
+
+def _statement_path(ctx: CheckContext, ident: str) -> str:
+    return ctx.path(GET).replace("{id}", ident)
+
+
+def _page_size_schema(ctx: CheckContext) -> dict[str, Any]:
+    return ctx.parameter_schema(LIST, "page_size")
+
+
+def _key(item: dict[str, Any]) -> Any:
+    return item.get("id")
+
+
+def _everything(ctx: CheckContext, params: dict[str, Any] | None = None) -> Walk:
+    """A filter's whole collection in the biggest pages allowed (usually one request)."""
+    key = ("everything", tuple(sorted((params or {}).items())))
+
+    def compute() -> Walk:
+        first = fetch_page(
+            ctx.client, _path(ctx), {**(params or {}), "page_size": _page_size_schema(ctx)["maximum"]}
+        )
+        return full_walk(ctx.client, first, ctx.config.max_pages)
+
+    return ctx.cached(key, compute)
+
+
+def _walk(ctx: CheckContext) -> tuple[Walk, int]:
+    """The unfiltered collection in about five pages, following `next` cursors: (walk, page size)."""
+
+    def compute() -> tuple[Walk, int]:
+        total = len(_everything(ctx).items())
+        if total < 2:
+            raise Skipped(f"the collection holds {total} statement(s); at least 2 are needed for 2 pages")
+        size = choose_page_size(total, _page_size_schema(ctx)["maximum"])
+        first = fetch_page(ctx.client, _path(ctx), {"page_size": size})
+        return full_walk(ctx.client, first, ctx.config.max_pages), size
+
+    return ctx.cached("walk", compute)
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_pagination_integrity(ctx: CheckContext) -> None:
+    """Following `next` cursors visits every statement once, in full pages, and no statement is missed."""
+    result, size = _walk(ctx)
+    ensure_walk_integrity(result, size, _key)
+    everything = _everything(ctx)
+    walked, whole = [_key(i) for i in result.items()], [_key(i) for i in everything.items()]
+    ensure(
+        sorted(walked) == sorted(whole),
+        "the pages together should hold exactly the whole collection",
+        f"{len(whole)} statements",
+        f"{len(walked)} statements, missing {sorted(set(whole) - set(walked))[:5]}",
+        result.pages[-1].exchange,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_default_page_size(ctx: CheckContext) -> None:
+    """Without `page_size` a page holds the documented default number of statements."""
+    default = int(_page_size_schema(ctx)["default"])
+    total = len(_everything(ctx).items())
+    page = fetch_page(ctx.client, _path(ctx))
+    ensure(
+        len(page.items()) == min(default, total),
+        "a page without `page_size` should hold the default size",
+        min(default, total),
+        len(page.items()),
+        page.exchange,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_previous_retraces(ctx: CheckContext) -> None:
+    """Following `previous` from the last page shows the same pages in reverse and ends at the first."""
+    result, _ = _walk(ctx)
+    ensure_retraced(ctx.client, result, _key, ctx.config.max_pages)
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_order(ctx: CheckContext) -> None:
+    """Statements are ordered by `create_time` descending, ties by `id` ascending, across page boundaries."""
+    result, _ = _walk(ctx)
+    ensure_sorted(
+        result, lambda item: (-int(item["create_time"]), str(item["id"])), "create_time desc, id asc"
+    )
+
+
+def _two_page_start(ctx: CheckContext) -> Any:
+    if len(_everything(ctx).items()) < 2:
+        raise Skipped("fewer than 2 statements: no cursor is ever issued")
+    first = fetch_page(ctx.client, _path(ctx), {"page_size": 1})
+    ensure(
+        first.link("next") is not None,
+        "a page of 1 out of 2+ statements should have a `next` link",
+        "a link",
+        None,
+        first.exchange,
+    )
+    return first
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_link_form(ctx: CheckContext) -> None:
+    """`next`/`previous` are relative `/billing_statements?page=<cursor>` paths, or null at the ends."""
+    first = _two_page_start(ctx)
+    second = fetch_page(ctx.client, first.link("next"))
+    for page, name in ((first, "next"), (second, "previous")):
+        link = page.link(name)
+        ensure(
+            isinstance(link, str) and bool(CURSOR_LINK.match(link)),
+            f"`{name}` should be a relative cursor path",
+            "/billing_statements?page=<cursor>",
+            link,
+            page.exchange,
+        )
+
+
+def _cursor(link: str) -> str:
+    match = CURSOR_LINK.match(link)
+    return match.group(1) if match else link.rsplit("=", 1)[-1]
+
+
+def _ensure_invalid_params(
+    exchange: Exchange, target: list[str], target_type: str, why: str, ctx: CheckContext
+) -> None:
+    ensure_status(exchange, 400, why)
+    body = ensure_body_matches(
+        ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope"
+    )
+    ensure(
+        body["error_code"] == "INVALID_PARAMS",
+        f"{why}: error_code",
+        "INVALID_PARAMS",
+        body["error_code"],
+        exchange,
+    )
+    found = [(d["target"], d["target_type"]) for d in body["details"]]
+    ensure(
+        (target, target_type) in found,
+        f"{why}: the details should name the field at fault",
+        f"target {target}, target_type {target_type}",
+        found,
+        exchange,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_cursor_exclusive(ctx: CheckContext) -> None:
+    """A cursor with any of `page_size`, `account_id`, `currency` is rejected: 400 naming that parameter."""
+    cursor = _cursor(_two_page_start(ctx).link("next"))
+    names = [p["name"] for p in ctx.spec.parameters(LIST) if p["in"] == "query" and p["name"] != CURSOR]
+    samples = {
+        "page_size": "1",
+        "currency": ctx.parameter_schema(LIST, "currency")["default"],
+        "account_id": "acct",
+    }
+    for name in names:
+        exchange = ctx.client.get(_path(ctx), {CURSOR: cursor, name: samples.get(name, "x")})
+        _ensure_invalid_params(exchange, [name], "HTTP_REQUEST_QUERY_STRING", f"a cursor with `{name}`", ctx)
+
+
+def _tampered(cursor: str) -> list[str]:
+    """Altered cursors: one character changed in the middle, at the end, and the cursor cut short."""
+
+    def flip(text: str, index: int) -> str:
+        return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
+
+    return [flip(cursor, len(cursor) // 2), flip(cursor, len(cursor) - 1), cursor[:-2] or "x", "not-a-cursor"]
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_cursor_tamper(ctx: CheckContext) -> None:
+    """An altered or forged cursor is rejected with 400 INVALID_PARAMS naming `page`."""
+    cursor = _cursor(_two_page_start(ctx).link("next"))
+    for forged in _tampered(cursor):
+        exchange = ctx.client.get(_path(ctx), {CURSOR: forged})
+        _ensure_invalid_params(exchange, [CURSOR], "HTTP_REQUEST_QUERY_STRING", "an altered cursor", ctx)
+
+
+def _owner_id(item: dict[str, Any]) -> str | None:
+    owner = item.get("owner")
+    return owner.get("id") if isinstance(owner, dict) else None
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_filter_account(ctx: CheckContext) -> None:
+    """With `account_id`, only that account's statements; the accounts' collections add up to the whole."""
+    everything = _everything(ctx).items()
+    owners = sorted({o for o in map(_owner_id, everything) if o is not None})
+    if not owners:
+        raise Skipped("no statement has an owning account: the filter matches nothing to inspect")
+    total = 0
+    for owner in owners:
+        walked = _everything(ctx, {"account_id": owner})
+        for page in walked.pages:
+            for item in page.items():
+                ensure(
+                    _owner_id(item) == owner,
+                    f"`account_id={owner}` should return only its statements",
+                    owner,
+                    f"{item.get('id')} owned by {_owner_id(item)}",
+                    page.exchange,
+                )
+        total += len(walked.items())
+    ownerless = sum(1 for item in everything if _owner_id(item) is None)
+    ensure(
+        total + ownerless == len(everything),
+        "the accounts' collections should add up to the whole",
+        len(everything),
+        f"{total} owned + {ownerless} without owner",
+        ctx.client.last,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_filter_currency(ctx: CheckContext) -> None:
+    """With `currency`, only statements in that currency; the default currency's collection is the whole."""
+    schema = ctx.parameter_schema(LIST, "currency")
+    if not _everything(ctx).items():
+        raise Skipped("the collection is empty: the filter matches nothing to inspect")
+    matched = 0
+    for currency in schema["enum"]:
+        walked = _everything(ctx, {"currency": currency})
+        for page in walked.pages:
+            for item in page.items():
+                ensure(
+                    item.get("currency") == currency,
+                    f"`currency={currency}` should return only {currency}",
+                    currency,
+                    f"{item.get('id')}: {item.get('currency')}",
+                    page.exchange,
+                )
+        matched += len(walked.items())
+    whole = len(_everything(ctx).items())
+    ensure(
+        matched == whole,
+        "the collections per currency should add up to the whole (default currency)",
+        whole,
+        matched,
+        ctx.client.last,
+    )
+
+
+def _ensure_statement_values(item: dict[str, Any], version: str, exchange: Exchange) -> None:
+    ident = item.get("id")
+    ensure(
+        item.get("path") == f"/billing_statements/{ident}",
+        "a statement's `path` is /billing_statements/{id}",
+        f"/billing_statements/{ident}",
+        item.get("path"),
+        exchange,
+    )
+    owner = item.get("owner")
+    if isinstance(owner, dict):
+        ensure(
+            owner.get("path") == f"/accounts/{owner.get('id')}",
+            "an owner's `path` is /accounts/{owner.id}",
+            f"/accounts/{owner.get('id')}",
+            owner.get("path"),
+            exchange,
+        )
+    ensure(
+        item.get("api_version") == version,
+        "a statement's `api_version` echoes Api-Version",
+        version,
+        item.get("api_version"),
+        exchange,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_values(ctx: CheckContext) -> None:
+    """Each statement's `path` and owner `path` point at itself and its account."""
+    result, _ = _walk(ctx)
+    for page in result.pages:
+        for item in page.items():
+            _ensure_statement_values(item, ctx.config.api_version, page.exchange)
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_api_version_echo(ctx: CheckContext) -> None:
+    """Every supported Api-Version is echoed in the page's and each statement's `api_version`."""
+    for version in ctx.spec.schema("ApiVersion")["enum"]:
+        exchange = ctx.client.get(_path(ctx), {"page_size": 3}, headers={"Api-Version": version})
+        ensure_status(exchange, 200, f"Api-Version {version} should be served")
+        body = exchange.json() or {}
+        ensure(
+            body.get("api_version") == version,
+            "the page's `api_version` echoes Api-Version",
+            version,
+            body.get("api_version"),
+            exchange,
+        )
+        for item in body.get("results") or []:
+            _ensure_statement_values(item, version, exchange)
+        items = body.get("results") or []
+        if items:
+            one = ctx.client.get(_statement_path(ctx, str(items[0]["id"])), headers={"Api-Version": version})
+            ensure_status(one, 200, "a listed statement should be served by id")
+            ensure(
+                (one.json() or {}).get("api_version") == version,
+                "the statement's `api_version` echoes Api-Version",
+                version,
+                (one.json() or {}).get("api_version"),
+                one,
+            )
+
+
+@check(WEPAY, GET_STATEMENT)
+def wepay_statement_by_id(ctx: CheckContext) -> None:
+    """GET /billing_statements/{id} answers exactly the object the collection holds for that id."""
+    result, _ = _walk(ctx)
+    items = result.items()
+    # The first, last and a middle statement: enough to catch a per-field difference without N requests.
+    for item in {i["id"]: i for i in (items[0], items[len(items) // 2], items[-1])}.values():
+        exchange = ctx.client.get(_statement_path(ctx, str(item["id"])))
+        ensure_status(exchange, 200, "a listed statement should be served by id")
+        ensure(
+            exchange.json() == item,
+            "the statement by id should equal the list's object",
+            item,
+            exchange.text[:400],
+            exchange,
+        )
+
+
+def _unknown_id(ctx: CheckContext) -> str:
+    known = {str(i.get("id")) for i in _everything(ctx).items()}
+    candidate = f"conformance-missing-{uuid.UUID(int=ctx.config.seed)}"
+    assert candidate not in known
+    return candidate
+
+
+@check(WEPAY, GET_STATEMENT)
+def wepay_not_found(ctx: CheckContext) -> None:
+    """An unknown id answers 404 NOT_FOUND naming `id` in the path."""
+    exchange = ctx.client.get(_statement_path(ctx, _unknown_id(ctx)))
+    ensure_status(exchange, 404, "an unknown statement id")
+    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), "404: v3 error envelope")
+    ensure(body["error_code"] == "NOT_FOUND", "404: error_code", "NOT_FOUND", body["error_code"], exchange)
+    found = [(d["target"], d["target_type"]) for d in body["details"]]
+    ensure(
+        (["id"], "HTTP_REQUEST_PATH") in found,
+        "404: the details should name the path's id",
+        "target ['id'], target_type HTTP_REQUEST_PATH",
+        found,
+        exchange,
+    )
+
+
+def _ensure_not_authorized(ctx: CheckContext, path: str, headers: dict[str, str], why: str) -> None:
+    exchange = ctx.client.get(path, headers=headers, replace_headers=True)
+    ensure_status(exchange, 403, why)
+    body = ensure_body_matches(
+        ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope"
+    )
+    ensure(
+        body["error_code"] == "NOT_AUTHORIZED",
+        f"{why}: error_code",
+        "NOT_AUTHORIZED",
+        body["error_code"],
+        exchange,
+    )
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_auth_errors(ctx: CheckContext) -> None:
+    """Missing, partial or wrong App-Id/App-Token get 403 NOT_AUTHORIZED, before any header or query check."""
+    app_id, token, version = ctx.config.app_id, ctx.config.app_token, ctx.config.api_version
+    cases = {
+        "no credentials": {"Api-Version": version},
+        "App-Id only": {"App-Id": app_id, "Api-Version": version},
+        "App-Token only": {"App-Token": token, "Api-Version": version},
+        "a wrong App-Token": {"App-Id": app_id, "App-Token": token + "x", "Api-Version": version},
+        "a wrong App-Id": {"App-Id": app_id + "x", "App-Token": token, "Api-Version": version},
+        # Credentials come first: a missing Api-Version does not turn a 403 into a 400.
+        "no credentials and no Api-Version": {},
+    }
+    for path in (_path(ctx), _statement_path(ctx, _unknown_id(ctx))):
+        for why, headers in cases.items():
+            _ensure_not_authorized(ctx, path, headers, f"{why} on {path}")
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_param_errors(ctx: CheckContext) -> None:
+    """Bad headers and query parameters get 400 INVALID_PARAMS naming each field and where it was."""
+    size = _page_size_schema(ctx)
+    header, query = "HTTP_REQUEST_HEADER", "HTTP_REQUEST_QUERY_STRING"
+    unique_max = int(ctx.parameter_schema(LIST, "Unique-Key", "header")["maxLength"])
+    cases: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
+        ({}, {"Api-Version": "9.9"}, "Api-Version", header),
+        ({}, {"Unique-Key": "k" * (unique_max + 1)}, "Unique-Key", header),
+        ({"page_size": size["maximum"] + 1}, {}, "page_size", query),
+        ({"page_size": size["minimum"] - 1}, {}, "page_size", query),
+        ({"page_size": "abc"}, {}, "page_size", query),
+        ({"currency": "EUR"}, {}, "currency", query),
+    ]
+    for params, headers, target, target_type in cases:
+        exchange = ctx.client.get(_path(ctx), params, headers=headers)
+        _ensure_invalid_params(exchange, [target], target_type, f"{params or headers}", ctx)
+    for path in (_path(ctx), _statement_path(ctx, _unknown_id(ctx))):
+        missing = {k: v for k, v in ctx.client.default_headers.items() if k != "Api-Version"}
+        exchange = ctx.client.get(path, headers=missing, replace_headers=True)
+        _ensure_invalid_params(exchange, ["Api-Version"], header, f"no Api-Version on {path}", ctx)
+
+
+@check(WEPAY, LIST_STATEMENTS)
+def wepay_correlation_id(ctx: CheckContext) -> None:
+    """Every WePay response, errors included, carries a fresh `X-Correlation-Id`."""
+    unknown = _statement_path(ctx, _unknown_id(ctx))
+    no_auth = {"Api-Version": ctx.config.api_version}
+    exchanges = [
+        ctx.client.get(_path(ctx)),
+        ctx.client.get(_path(ctx), {"page_size": 0}),
+        ctx.client.get(_path(ctx), headers=no_auth, replace_headers=True),
+        ctx.client.get(unknown),
+        ctx.client.request("POST", _path(ctx)),
+    ]
+    items = (exchanges[0].json() or {}).get("results") or []
+    if items:
+        exchanges.append(ctx.client.get(_statement_path(ctx, str(items[0]["id"]))))
+    seen: set[str] = set()
+    for exchange in exchanges:
+        value = exchange.header("X-Correlation-Id")
+        ensure(
+            bool(value),
+            "every WePay response should carry X-Correlation-Id",
+            "X-Correlation-Id: <uuid>",
+            f"HTTP {exchange.status} without it",
+            exchange,
+        )
+        assert value is not None
+        ensure(
+            value not in seen,
+            "each response's X-Correlation-Id should be fresh",
+            "a new id",
+            f"{value} repeated",
+            exchange,
+        )
+        seen.add(value)

@@ -1,0 +1,72 @@
+"""Semantic checks register here by name, like Schemathesis's `@check`; the runner only looks them up.
+
+A check is `def name(ctx) -> None`: it returns to pass, raises `Failed` to fail and `Skipped` when the
+data at hand cannot decide it (a filter matching nothing, a single page...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conformance.context import CheckContext
+    from conformance.http import Exchange
+
+
+class Failed(Exception):
+    def __init__(
+        self, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = str(expected)
+        self.got = str(got)
+        self.exchange = exchange
+
+
+class Skipped(Exception):
+    """The check cannot decide on this data; never a pass, never a failure."""
+
+
+CheckFunction = Callable[["CheckContext"], None]
+
+
+@dataclass(frozen=True)
+class SemanticCheck:
+    name: str
+    api: str
+    operation: str
+    func: CheckFunction
+    description: str
+
+
+REGISTRY: dict[str, SemanticCheck] = {}
+
+
+def check(api: str, operation: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register `func` under its own name, for one API's operation (its report row)."""
+
+    def register(func: CheckFunction) -> CheckFunction:
+        name = func.__name__
+        if name in REGISTRY:
+            raise ValueError(f"semantic check {name!r} registered twice")
+        doc = (func.__doc__ or "").strip().splitlines()
+        REGISTRY[name] = SemanticCheck(name, api, operation, func, doc[0] if doc else "")
+        return func
+
+    return register
+
+
+def checks_for(api: str) -> list[SemanticCheck]:
+    import conformance.checks  # noqa: F401 - registers the built-in checks
+
+    return [c for c in REGISTRY.values() if c.api == api]
+
+
+def ensure(
+    condition: bool, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None
+) -> None:
+    if not condition:
+        raise Failed(message, expected, got, exchange)

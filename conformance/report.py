@@ -1,0 +1,73 @@
+"""Results of a run: one `CheckResult` per check per operation, and their summaries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    api: str
+    operation: str
+    check: str
+    status: Status
+    # "schema" for Schemathesis checks, "semantic" for this suite's own.
+    kind: str = "semantic"
+    message: str = ""
+    expected: str = ""
+    got: str = ""
+    curl: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class SuiteReport:
+    results: list[CheckResult] = field(default_factory=list)
+    duration: float = 0.0
+    # A fingerprint per (operation, check) of the cases Schemathesis generated, to prove runs repeat.
+    case_fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status is Status.FAILED]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def result(self, operation: str, check: str) -> CheckResult:
+        return next(r for r in self.results if r.operation == operation and r.check == check)
+
+    def failed_checks(self) -> set[str]:
+        return {r.check for r in self.failures}
+
+    def verdict(self) -> list[tuple[str, str, str]]:
+        """The comparable outcome of a run: (operation, check, status), sorted."""
+        return sorted((r.operation, r.check, r.status.value) for r in self.results)
+
+    def counts(self, key: str) -> dict[str, dict[Status, int]]:
+        """Passed/failed/skipped counts grouped by `api`, `operation` or `check`."""
+        table: dict[str, dict[Status, int]] = defaultdict(lambda: dict.fromkeys(Status, 0))
+        for r in self.results:
+            table[getattr(r, key)][r.status] += 1
+        return dict(table)
+
+    def scores(self) -> dict[str, float]:
+        """Per operation: the share of decided checks that passed (skipped ones decide nothing)."""
+        scores = {}
+        for operation, counts in sorted(self.counts("operation").items()):
+            decided = counts[Status.PASSED] + counts[Status.FAILED]
+            scores[operation] = counts[Status.PASSED] / decided if decided else 1.0
+        return scores
