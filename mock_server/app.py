@@ -1,11 +1,12 @@
 """Build the mock: a connexion `AsyncApp` over the contract, wrapped with the tooling routes.
 
-    create_app(MockConfig(seed=7)) -> MockApp   # an ASGI app; `.state` exposes data and credentials
+create_app(MockConfig(seed=7)) -> MockApp   # an ASGI app; `.state` exposes data and credentials
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +129,9 @@ class MockApp:
         self._correlated_tags = frozenset(
             op.tag
             for op in state.spec.operations.values()
-            if any(CORRELATION_HEADER in (r.get("headers") or {}) for r in state.spec.resolve(op.raw["responses"]).values())
+            if any(
+                CORRELATION_HEADER in (r.get("headers") or {}) for r in state.spec.resolve(op.raw["responses"]).values()
+            )
         )
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - one app per process, bounded
@@ -158,13 +161,20 @@ class MockApp:
         await self.connexion_app(scope, receive, send_with_correlation)
 
     async def _tooling(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routes = {"/health": lambda: {"status": "ok"}, "/dataset": self.state.summary}
-        route = routes.get(scope["path"][len(TOOLING_PREFIX):])
+        routes = {"/health": lambda: {"status": "ok", "pid": os.getpid()}, "/dataset": self.state.summary}
+        route = routes.get(scope["path"][len(TOOLING_PREFIX) :])
         if route is None or scope["method"] not in ("GET", "HEAD"):
-            status, body = (404, {"detail": "Not found."}) if route is None else (405, {"detail": "Method not allowed."})
+            status, body = (
+                (404, {"detail": "Not found."}) if route is None else (405, {"detail": "Method not allowed."})
+            )
         else:
             status, body = 200, route()
         payload = orjson.dumps(body)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else payload})

@@ -83,7 +83,11 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     for name in ("records", "statements", "accounts"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name} must be >= 0")
-    for flag, value in (("--bearer-token", args.bearer_token), ("--app-id", args.app_id), ("--app-token", args.app_token)):
+    for flag, value in (
+        ("--bearer-token", args.bearer_token),
+        ("--app-id", args.app_id),
+        ("--app-token", args.app_token),
+    ):
         if not value or not value.isprintable() or any(c.isspace() for c in value):
             raise UsageError(f"{flag} must be a non-empty value without spaces")
     return MockConfig(
@@ -135,8 +139,21 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    for name in ("host", "port", "seed", "records", "statements", "accounts", "workers", "bearer_token",
-                 "app_id", "app_token", "log_level", "spec", "fixtures"):
+    for name in (
+        "host",
+        "port",
+        "seed",
+        "records",
+        "statements",
+        "accounts",
+        "workers",
+        "bearer_token",
+        "app_id",
+        "app_token",
+        "log_level",
+        "spec",
+        "fixtures",
+    ):
         value = getattr(args, name)
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = str(value)
@@ -152,8 +169,13 @@ def serve(argv: Sequence[str]) -> int:
     app = create_app(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
     print(banner(app, args.host, args.port, args.workers), flush=True)
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": True,
-              "timeout_graceful_shutdown": 10}
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": True,
+        "timeout_graceful_shutdown": 10,
+    }
     if args.workers == 1:
         uvicorn.run(app, lifespan="off", **common)
     else:

@@ -27,7 +27,11 @@ class Handlers:
     """Operation handlers over one dataset; `resolve` maps an operationId to its bound method."""
 
     def __init__(
-        self, data: ServingData, codec: CursorCodec, collection_path: str, cursor_param: str,
+        self,
+        data: ServingData,
+        codec: CursorCodec,
+        collection_path: str,
+        cursor_param: str,
         cursor_excludes: tuple[str, ...],
     ) -> None:
         self.data = data
@@ -74,7 +78,11 @@ class Handlers:
     # -- WePay ------------------------------------------------------------------------------------
 
     async def list_billing_statements(
-        self, page: str | None = None, page_size: int = 10, account_id: str | None = None, currency: str = "USD",
+        self,
+        page: str | None = None,
+        page_size: int = 10,
+        account_id: str | None = None,
+        currency: str = "USD",
         **_: Any,
     ):
         version = request.headers["api-version"]

@@ -130,25 +130,30 @@ class Spec:
                 yield Operation(raw["operationId"], method, path, tags[0], raw)
 
 
+_ANNOTATIONS = ("nullable", "example", "examples", "description", "format", "externalDocs")
+_CHECKED_FORMATS = ("uuid", "date-time", "uri")
+
+
 def to_json_schema(schema: Any) -> Any:
     """Turn an OpenAPI 3.0 schema object into plain JSON Schema (`nullable` becomes a null type)."""
     if isinstance(schema, list):
         return [to_json_schema(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {
-        key: to_json_schema(value)
-        for key, value in schema.items()
-        if key not in ("nullable", "example", "examples", "description", "format", "externalDocs")
-    }
-    if schema.get("format") in ("uuid", "date-time", "uri"):
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":
+            out[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif key not in _ANNOTATIONS:
+            out[key] = to_json_schema(value)
+    if schema.get("format") in _CHECKED_FORMATS:
         out["format"] = schema["format"]
     if schema.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
+        if "type" not in out:
+            return {"anyOf": [out, {"type": "null"}]}
+        out["type"] = [out["type"], "null"]
         if "enum" in out:
             out["enum"] = [*out["enum"], None]
-        out = {"anyOf": [out, {"type": "null"}]} if "type" not in out else out
     return out
 
 

@@ -22,7 +22,9 @@ class HistoryStore:
         ordered = sorted(records, key=lambda r: (-datetime.fromisoformat(r["created_at"]).timestamp(), r["id"]))
         self.encoded: dict[str | None, list[bytes]] = {None: [orjson.dumps(r) for r in ordered]}
         for kind in types:
-            self.encoded[kind] = [blob for blob, r in zip(self.encoded[None], ordered, strict=True) if r["type"] == kind]
+            self.encoded[kind] = [
+                blob for blob, r in zip(self.encoded[None], ordered, strict=True) if r["type"] == kind
+            ]
 
     def view(self, kind: str | None) -> list[bytes]:
         return self.encoded.get(kind, [])
@@ -34,7 +36,9 @@ class StatementStore:
     `api_version` echoes the request, so each statement is pre-encoded once per supported version.
     """
 
-    def __init__(self, statements: Iterable[dict[str, Any]], versions: Sequence[str], currencies: Sequence[str]) -> None:
+    def __init__(
+        self, statements: Iterable[dict[str, Any]], versions: Sequence[str], currencies: Sequence[str]
+    ) -> None:
         ordered = sorted(statements, key=lambda s: (-s["create_time"], s["id"]))
         self.versions = tuple(versions)
         self.by_id: dict[str, dict[str, bytes]] = {}

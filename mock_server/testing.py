@@ -1,7 +1,7 @@
 """Run the mock on a free port for a test, over a real socket:
 
-    with running_mock(MockConfig(seed=7)) as mock:
-        httpx.get(f"{mock.url}/api/billing/history/", headers=mock.mifumo_headers)
+with running_mock(MockConfig(seed=7)) as mock:
+    httpx.get(f"{mock.url}/api/billing/history/", headers=mock.mifumo_headers)
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: object, host: str = "127.0.0.1", port: int | None = None,
-                    startup_timeout: float = 10.0) -> Iterator[str]:
+def serve_in_thread(
+    app: object, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 10.0
+) -> Iterator[str]:
     """Serve any ASGI app with uvicorn in a background thread; yields its base URL."""
     port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
@@ -63,8 +64,9 @@ def serve_in_thread(app: object, host: str = "127.0.0.1", port: int | None = Non
 
 
 @contextlib.contextmanager
-def running_mock(config: MockConfig | None = None, dataset: Dataset | None = None,
-                 host: str = "127.0.0.1") -> Iterator[RunningMock]:
+def running_mock(
+    config: MockConfig | None = None, dataset: Dataset | None = None, host: str = "127.0.0.1"
+) -> Iterator[RunningMock]:
     app = create_app(config, dataset)
     with serve_in_thread(app, host) as url:
         yield RunningMock(url, app.state.credentials, app)

@@ -47,7 +47,7 @@ class ContractValidator:
     def _server_for(self, path: str) -> str | None:
         for template, server in self.servers.items():
             prefix = template.split("{", 1)[0]
-            if path == template or ("{" in template and path.startswith(prefix) and "/" not in path[len(prefix):]):
+            if path == template or ("{" in template and path.startswith(prefix) and "/" not in path[len(prefix) :]):
                 return server
         return None
 

@@ -38,9 +38,13 @@ def test_spec_is_valid_openapi_3_0(spec: Spec) -> None:
 def test_redocly_recommended_lint_reports_no_errors() -> None:
     result = subprocess.run(
         ["npx", "--yes", REDOCLY, "lint", "--format", "json", str(DEFAULT_SPEC_PATH)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "REDOCLY_TELEMETRY": "off"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "REDOCLY_TELEMETRY": "off"},
     )
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    report = json.loads(result.stdout[result.stdout.index("{") :])
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     assert errors == [], errors
     assert result.returncode == 0, result.stderr[-2000:]
@@ -49,7 +53,10 @@ def test_redocly_recommended_lint_reports_no_errors() -> None:
 def test_operations_tags_and_servers(spec: Spec) -> None:
     ops = spec.operations
     assert (ops["getBillingHistory"].method, ops["getBillingHistory"].path, ops["getBillingHistory"].tag) == (
-        "get", "/api/billing/history/", "Mifumo")
+        "get",
+        "/api/billing/history/",
+        "Mifumo",
+    )
     assert (ops["listBillingStatements"].path, ops["listBillingStatements"].tag) == ("/billing_statements", "WePay")
     assert (ops["getBillingStatement"].path, ops["getBillingStatement"].tag) == ("/billing_statements/{id}", "WePay")
     paths = spec.document["paths"]
@@ -90,13 +97,22 @@ def test_parameters_state_the_contract_bounds(spec: Spec) -> None:
     history = params("getBillingHistory")
     assert history["page"]["schema"] == {**history["page"]["schema"], "type": "integer", "minimum": 1, "default": 1}
     assert {k: history["page_size"]["schema"][k] for k in ("minimum", "maximum", "default")} == {
-        "minimum": 1, "maximum": 100, "default": 20}
+        "minimum": 1,
+        "maximum": 100,
+        "default": 20,
+    }
     assert history["type"]["schema"]["enum"] == ["purchase", "payment", "usage"]
     statements = params("listBillingStatements")
     assert {k: statements["page_size"]["schema"][k] for k in ("minimum", "maximum", "default")} == {
-        "minimum": 1, "maximum": 500, "default": 10}
+        "minimum": 1,
+        "maximum": 500,
+        "default": 10,
+    }
     assert statements["currency"]["schema"]["enum"] == ["USD", "CAD"]
-    assert (statements["account_id"]["schema"]["minLength"], statements["account_id"]["schema"]["maxLength"]) == (1, 255)
+    assert (statements["account_id"]["schema"]["minLength"], statements["account_id"]["schema"]["maxLength"]) == (
+        1,
+        255,
+    )
     assert statements["Api-Version"]["required"] is True
     assert statements["Api-Version"]["schema"]["enum"] == ["3.0", "3.1", "3.2"]
     assert statements["Unique-Key"]["schema"]["maxLength"] == 255
@@ -141,7 +157,12 @@ def test_the_validator_rejects_what_the_contract_forbids(spec: Spec) -> None:
     record = spec.example("getBillingHistory", 200, "seedPage")["results"][0]
     bad_bodies = [
         {"count": 1, "next": None, "previous": None, "results": [{**record, "extra": 1}]},
-        {"count": 1, "next": None, "previous": None, "results": [{**record, "created_at": "2025-11-01T10:00:00+03:00"}]},
+        {
+            "count": 1,
+            "next": None,
+            "previous": None,
+            "results": [{**record, "created_at": "2025-11-01T10:00:00+03:00"}],
+        },
         {"count": 1, "next": None, "previous": None, "results": [{**record, "status": "settled"}]},
         {"count": -1, "next": None, "previous": None, "results": []},
     ]
@@ -151,8 +172,12 @@ def test_the_validator_rejects_what_the_contract_forbids(spec: Spec) -> None:
 
 def test_contract_validator_catches_a_bad_live_response(spec: Spec) -> None:
     request = httpx.Request("GET", "http://testserver/billing_statements")
-    response = httpx.Response(200, json={"next": None, "previous": None, "results": [], "api_version": "9"},
-                              headers={"X-Correlation-Id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}, request=request)
+    response = httpx.Response(
+        200,
+        json={"next": None, "previous": None, "results": [], "api_version": "9"},
+        headers={"X-Correlation-Id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"},
+        request=request,
+    )
     with pytest.raises(InvalidData):
         ContractValidator(spec).validate(response)
 
@@ -164,7 +189,7 @@ def _seed_json(path: Path) -> dict:
     for index, char in enumerate(text[start:], start):
         depth += {"{": 1, "}": -1}.get(char, 0)
         if depth == 0:
-            return json.loads(text[start:index + 1])
+            return json.loads(text[start : index + 1])
     raise AssertionError("no JSON body in seed")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -117,7 +118,9 @@ def test_auth_is_checked_before_fields(api: httpx.Client) -> None:
 
 
 def test_links_keep_other_parameters_and_drop_page_for_page_one(api: httpx.Client, mifumo_auth: dict[str, str]) -> None:
-    body = api.get(PATH, params={"page": 2, "page_size": 5, "type": "usage", "extra": "kept"}, headers=mifumo_auth).json()
+    body = api.get(
+        PATH, params={"page": 2, "page_size": 5, "type": "usage", "extra": "kept"}, headers=mifumo_auth
+    ).json()
     nxt, prev = urlsplit(body["next"]), urlsplit(body["previous"])
     assert nxt.netloc == prev.netloc == api.base_url.netloc.decode()
     assert parse_qs(nxt.query) == {"page": ["3"], "page_size": ["5"], "type": ["usage"], "extra": ["kept"]}
@@ -134,7 +137,7 @@ def test_records_and_order(api: httpx.Client, mifumo_auth: dict[str, str], spec)
     assert len(records) == 250 == len({r["id"] for r in records})
     keys = [(-datetime.fromisoformat(r["created_at"]).timestamp(), r["id"]) for r in records]
     assert keys == sorted(keys)
-    assert any(a[0] == b[0] for a, b in zip(keys, keys[1:], strict=False)), "dataset should exercise the tie-break"
+    assert any(a[0] == b[0] for a, b in itertools.pairwise(keys)), "dataset should exercise the tie-break"
     for record in records:
         assert record["created_at"].endswith("Z")
         assert round(record["amount"], 2) == record["amount"]

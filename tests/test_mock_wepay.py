@@ -158,8 +158,9 @@ def test_account_and_currency_filters(api: httpx.Client, wepay_auth: dict[str, s
 
 
 def test_cursor_carries_size_and_filters(api: httpx.Client, wepay_auth: dict[str, str]) -> None:
-    first = api.get(LIST, params={"page_size": 4, "account_id": "c4a1abf1-34ac-40e8-bdba-5649f0643043"},
-                    headers=wepay_auth).json()
+    first = api.get(
+        LIST, params={"page_size": 4, "account_id": "c4a1abf1-34ac-40e8-bdba-5649f0643043"}, headers=wepay_auth
+    ).json()
     second = api.get(first["next"], headers=wepay_auth).json()
     assert len(second["results"]) == 4
     assert all(s["owner"]["id"] == "c4a1abf1-34ac-40e8-bdba-5649f0643043" for s in second["results"])
@@ -181,8 +182,15 @@ def test_altered_cursors_are_rejected(api: httpx.Client, wepay_auth: dict[str, s
     token = api.get(LIST, headers=wepay_auth).json()["next"].split("page=", 1)[1]
     payload, mac = token.split(".")
     flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B")
-    for forged in (flipped + "." + mac, token[:-3], token + "=", token.replace(".", ""), "abc", payload + ".",
-                   "%s.%s" % (payload, mac[::-1])):
+    for forged in (
+        flipped + "." + mac,
+        token[:-3],
+        token + "=",
+        token.replace(".", ""),
+        "abc",
+        payload + ".",
+        f"{payload}.{mac[::-1]}",
+    ):
         body = _assert_v3(api.get(LIST, params={"page": forged}, headers=wepay_auth), 400, "INVALID_PARAMS")
         assert body["details"][0]["target"] == ["page"]
 
