@@ -79,13 +79,17 @@ class DrfEnvelope:
         for error in errors:
             if error.location == "query" and error.name == self.page_param:
                 continue
-            field_errors.setdefault(error.name, []).append(self._message(error))
+            # Only query parameters are serializer fields; anything else is a non-field error to DRF.
+            key = error.name if error.location == "query" else "non_field_errors"
+            field_errors.setdefault(key, []).append(self._message(error))
         if field_errors:
             return ErrorResponse(400, field_errors)
         return ErrorResponse(404, self.invalid_page)
 
     @staticmethod
     def _message(error: FieldError) -> str:
+        if error.message:
+            return error.message
         match error.reason:
             case Reason.MISSING:
                 return "This field is required."
@@ -170,6 +174,8 @@ class V3Envelope:
 
     @staticmethod
     def _message(error: FieldError) -> str:
+        if error.message:
+            return error.message
         name = error.name
         match error.reason:
             case Reason.MISSING:

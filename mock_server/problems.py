@@ -37,6 +37,8 @@ class FieldError:
     reason: Reason
     value: Any = None
     limit: Any = None
+    # A full sentence for errors no schema keyword describes (a bad `Prefer` header, say).
+    message: str | None = None
 
 
 class Kind(enum.Enum):
