@@ -1,0 +1,70 @@
+"""Throughput of each list endpoint: the mock (1 worker, full request validation, real pagination)
+vs Stoplight Prism 5 (`-v warn`, static examples from the same spec) vs a bare Starlette app on
+uvicorn returning the mock's own page-1 body. All three run at once; runs are interleaved
+(mock, prism, starlette, mock, ...) and repeated; the table shows medians and same-run ratios.
+
+    python bench/throughput.py [--quick] [--duration S] [--rounds N] [--connections C] [--loader wrk|python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+
+import _harness as h
+
+ENDPOINTS = (("Mifumo list", h.MIFUMO, h.mifumo_headers), ("WePay list", h.WEPAY, h.wepay_headers))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    h.add_common_options(parser)
+    parser.add_argument("--no-prism", action="store_true", help="skip Prism (no Node.js)")
+    args = h.resolve_options(parser.parse_args(argv))
+    print(f"# Throughput — {h.describe(args)}")
+    with contextlib.ExitStack() as stack:
+        port = h.free_port()
+        mock = stack.enter_context(h.server("mock", h.mock_argv(port), "/__mock/health", {}, port,
+                                            args.startup_timeout))
+        bodies = {path: h.check(mock.url + path, headers()).decode() for _, path, headers in ENDPOINTS}
+        bodies_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bodies.json"
+        bodies_file.write_text(json.dumps(bodies))
+        servers = [mock]
+        if not args.no_prism:
+            port = h.free_port()
+            servers.append(stack.enter_context(h.server("prism", h.prism_argv(port), h.MIFUMO, h.mifumo_headers(),
+                                                        port, args.startup_timeout)))
+        port = h.free_port()
+        servers.append(stack.enter_context(h.server("starlette", h.bare_argv(port, bodies_file), h.MIFUMO, {},
+                                                    port, args.startup_timeout)))
+        runs: dict[tuple[str, str], list[h.Load]] = {}
+        for round_ in range(args.rounds):
+            for label, path, headers in ENDPOINTS:
+                for srv in servers:
+                    h.check(srv.url + path, headers())
+                    result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections)
+                    runs.setdefault((label, srv.name), []).append(result)
+                    srv.sample_rss()
+                    print(f"  round {round_ + 1} {label:11} {srv.name:9} {result.rps:9,.0f} req/s "
+                          f"p99 {result.p99_ms:7.2f} ms", flush=True)
+        rows = []
+        for label, _, _ in ENDPOINTS:
+            med = {srv.name: h.median_load(runs[(label, srv.name)]) for srv in servers}
+            for srv in servers:
+                m = med[srv.name]
+                vs_prism = m.rps / med["prism"].rps if "prism" in med else float("nan")
+                p99_vs_prism = m.p99_ms / med["prism"].p99_ms if "prism" in med else float("nan")
+                rows.append([label, srv.name, m.rps, m.p50_ms, m.p99_ms, max(srv.rss), m.errors,
+                             f"{vs_prism:.2f}x", f"{p99_vs_prism:.2f}x", f"{m.rps / med['starlette'].rps:.0%}"])
+        print(h.table(f"List endpoints at c={args.connections} (medians of {args.rounds})",
+                      ["endpoint", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "rps vs Prism",
+                       "p99 vs Prism", "rps vs Starlette"], rows))
+        print("\nTargets: rps vs Prism >= 2.00x, p99 vs Prism <= 1.00x, rps vs Starlette >= 25%.")
+        print("Start-up to first 200 (s): " + ", ".join(f"{s.name} {s.startup_s:.1f}" for s in servers))
+
+
+if __name__ == "__main__":
+    main()
