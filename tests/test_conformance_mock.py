@@ -1,0 +1,171 @@
+"""The suite against the mock over a real socket: no false alarms, exit codes, reports, reproducibility."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance import Status, SuiteConfig, UsageError, run_suite
+from conformance.cli import main
+from conformance.pytest_plugin import suite_config
+from conformance.registry import checks_for
+from fixtures import DatasetSize
+from mock_server import MockConfig
+from mock_server.testing import RunningMock, free_port, running_mock
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ["--max-examples", "5", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[RunningMock]:
+    with running_mock(MockConfig(seed=7)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def full_report(mock: RunningMock):
+    return run_suite(SuiteConfig(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
+
+
+def test_every_check_passes_against_the_mock(full_report) -> None:
+    assert full_report.failures == [], "\n".join(f"{f.check}: {f.message} {f.got}" for f in full_report.failures)
+    semantic = {r.check for r in full_report.results if r.kind == "semantic"}
+    assert semantic == {c.name for api in ("mifumo", "wepay") for c in checks_for(api)}
+    assert all(r.status is Status.PASSED for r in full_report.results if r.kind == "semantic")
+    schema = {r.check for r in full_report.results if r.kind == "schema"}
+    assert {
+        "not_a_server_error",
+        "positive_data_acceptance",
+        "negative_data_rejection",
+        "ignored_auth",
+        "missing_required_header",
+        "unsupported_method",
+        "response_schema_conformance",
+    } <= schema
+    assert set(full_report.scores().values()) == {1.0}
+
+
+def test_same_seed_same_verdict_and_cases(mock: RunningMock, full_report) -> None:
+    again = run_suite(SuiteConfig(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
+    assert again.verdict() == full_report.verdict()
+    assert again.case_fingerprints == full_report.case_fingerprints
+    assert full_report.case_fingerprints
+
+
+def test_only_the_given_api_is_tested(mock: RunningMock) -> None:
+    report = run_suite(SuiteConfig(wepay_url=mock.url, schema_checks=False))
+    assert {r.api for r in report.results} == {"wepay"}
+    assert report.passed
+
+
+def test_tiny_dataset_skips_what_it_cannot_decide() -> None:
+    tiny = MockConfig(seed=1, size=DatasetSize(records=1, statements=1, accounts=1))
+    with running_mock(tiny) as running:
+        report = run_suite(SuiteConfig(mifumo_url=running.url, wepay_url=running.url, schema_checks=False))
+    assert report.passed, [(f.check, f.message) for f in report.failures]
+    skipped = {r.check for r in report.results if r.status is Status.SKIPPED}
+    assert {"mifumo_pagination_integrity", "mifumo_order", "wepay_previous_retraces", "wepay_cursor_tamper"} <= skipped
+    assert all(r.message for r in report.results if r.status is Status.SKIPPED)
+
+
+def test_cli_in_process_exit_0_and_junit(mock: RunningMock, tmp_path: Path, capsys) -> None:
+    junit = tmp_path / "report.xml"
+    code = main(["--mifumo-url", mock.url, "--wepay-url", mock.url, "--junit-xml", str(junit), *FAST])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "CONFORMANT" in out and "Conformance score per operation" in out
+    root = ET.parse(junit).getroot()
+    cases = root.findall(".//testcase")
+    assert {c.get("name") for c in cases} >= {"mifumo_order", "wepay_cursor_tamper", "not_a_server_error"}
+    assert root.get("failures") == "0"
+
+
+def test_cli_exclude_check_and_failure_exit_1(mock: RunningMock, capsys) -> None:
+    # A wrong token makes the API answer 401 everywhere: the suite must report failures, not crash.
+    code = main(["--mifumo-url", mock.url, "--bearer-token", "wrong", "--exclude-check", "mifumo_order", *FAST])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILURE 1:" in out and "reproduce: curl" in out and "expected:" in out
+    assert "mifumo_order" not in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--mifumo-url", "ftp://x"], ["--max-examples", "zero", "--mifumo-url", "http://x"]],
+    ids=["no-target", "bad-scheme", "bad-number"],
+)
+def test_cli_usage_errors_exit_2(argv: list[str], capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
+
+
+def test_cli_unreachable_target_exits_2(capsys) -> None:
+    assert main(["--wepay-url", f"http://127.0.0.1:{free_port()}", "--quiet"]) == 2
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_config_requires_a_target() -> None:
+    with pytest.raises(UsageError):
+        SuiteConfig()
+
+
+def test_cli_as_subprocess_with_env_vars(mock: RunningMock, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "BILLING_MIFUMO_URL": mock.url,
+        "BILLING_WEPAY_URL": mock.url,
+        "BILLING_MAX_EXAMPLES": "5",
+        "BILLING_SEED": "11",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "--quiet", "--junit-xml", str(tmp_path / "j.xml")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "j.xml").exists()
+
+
+def test_pytest_plugin_is_inert_without_its_options(request: pytest.FixtureRequest) -> None:
+    # This very session loads the plugin through its entry point, without any --conformance-* option.
+    assert suite_config(request.config) is None
+    assert not [item for item in request.session.items if item.name.startswith("conformance[")]
+
+
+def test_pytest_plugin_runs_the_suite_when_asked(mock: RunningMock, tmp_path: Path) -> None:
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(tmp_path),
+        str(tmp_path),
+        "--conformance-wepay-url",
+        mock.url,
+        "--conformance-max-examples",
+        "5",
+    ]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout
+    # The file's own test, one item for the Schemathesis checks, one per semantic check.
+    assert f"{1 + 1 + len(checks_for('wepay'))} passed" in done.stdout
+
+
+def test_deadline_skips_instead_of_hanging(mock: RunningMock) -> None:
+    report = run_suite(SuiteConfig(wepay_url=mock.url, schema_checks=False, deadline=0.001, max_rate=1000))
+    assert report.results and all(r.status is Status.SKIPPED for r in report.results)
