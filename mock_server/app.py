@@ -5,8 +5,8 @@ create_app(MockConfig(seed=7)) -> MockApp   # an ASGI app; `.state` exposes data
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,23 +14,39 @@ from typing import Any
 import orjson
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fixtures import Dataset, generate_dataset, load_dataset
+from mock_server.admin import AdminApi, RequestLog
 from mock_server.config import MockConfig
+from mock_server.controls import (
+    SCOPE_KEY,
+    Controls,
+    ControlsAfterValidation,
+    PreferBeforeSecurity,
+    Preference,
+    PreferError,
+    apply_fault,
+    parse_prefer,
+    preference_problem,
+    send_response,
+)
+from mock_server.cors import cors
 from mock_server.errors import ErrorRenderer
 from mock_server.handlers import Handlers
 from mock_server.pagination import CursorCodec
-from mock_server.problems import ApiProblem
+from mock_server.problems import ApiProblem, Kind
 from mock_server.security import Credentials, security_map
 from mock_server.spec import Spec
 from mock_server.store import ServingData
 from mock_server.validation import CollectingParameterValidator
 
 TOOLING_PREFIX = "/__mock"
+NO_PREFERENCE = Preference()
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
@@ -82,6 +98,20 @@ def _cursor_excludes(spec: Spec) -> tuple[str, ...]:
     return tuple(name for name in names if name != CURSOR_PARAM)
 
 
+def _auth_status(spec: Spec, renderer: ErrorRenderer) -> dict[str, int]:
+    """The status each operation's security check answers (401 for Mifumo, 403 for WePay)."""
+    return {
+        op_id: renderer.envelope_for(op.path.split("{", 1)[0])[1].render(ApiProblem(Kind.UNAUTHENTICATED), "GET").status
+        for op_id, op in spec.operations.items()
+    }
+
+
+def _account_header(spec: Spec) -> str:
+    """The header naming the calling account, for per-account throttling: the first apiKey header scheme."""
+    schemes = spec.document.get("components", {}).get("securitySchemes", {}).values()
+    return next((s["name"] for s in schemes if s.get("type") == "apiKey" and s.get("in") == "header"), "App-Id")
+
+
 def create_app(config: MockConfig | None = None, dataset: Dataset | None = None) -> MockApp:
     config = config or MockConfig()
     spec = Spec.load(config.spec_path)
@@ -95,11 +125,24 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         cursor_excludes=_cursor_excludes(spec),
     )
     renderer = ErrorRenderer(spec)
+    controls = Controls(spec, config.controls)
     app = AsyncApp(
         __name__,
         security_map=security_map(config.credentials),
         validator_map={"parameter": CollectingParameterValidator},
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
+    )
+    app.add_middleware(
+        PreferBeforeSecurity,
+        position=MiddlewarePosition.BEFORE_SECURITY,
+        controls=controls,
+        auth_status=_auth_status(spec, renderer),
+    )
+    app.add_middleware(
+        ControlsAfterValidation,
+        position=MiddlewarePosition.BEFORE_CONTEXT,
+        controls=controls,
+        account_header=_account_header(spec),
     )
     app.add_api(
         spec.document,
@@ -112,20 +155,35 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         app.add_error_handler(exc_class, renderer)
     for status in (404, 405):
         app.add_error_handler(status, renderer)
-    return MockApp(app, state, renderer)
+    return MockApp(app, state, renderer, handlers, controls)
 
 
 class MockApp:
     """The ASGI app: tooling under `/__mock/`, the contract everywhere else.
 
-    WePay's `X-Correlation-Id` is stamped here, outside connexion, so every answer on a path of an
-    API whose responses declare it carries one — errors, 404s and 405s included.
+    Around the contract it stamps WePay's `X-Correlation-Id` (outside connexion, so every answer on a
+    path of an API whose responses declare it carries one — errors, 404s and 405s included), reads the
+    `Prefer` header, applies latency and faults, and logs what was received.
     """
 
-    def __init__(self, connexion_app: AsyncApp, state: MockState, renderer: ErrorRenderer) -> None:
+    def __init__(
+        self,
+        connexion_app: AsyncApp,
+        state: MockState,
+        renderer: ErrorRenderer,
+        handlers: Handlers,
+        controls: Controls,
+    ) -> None:
         self.connexion_app = connexion_app
         self.state = state
         self.renderer = renderer
+        self.handlers = handlers
+        self.controls = controls
+        self.request_log = RequestLog()
+        self.admin = AdminApi(self)
+        self.asgi: ASGIApp = self._contract
+        if state.config.cors_origins is not None:
+            self.asgi = cors(self._contract, state.config.cors_origins)
         self._correlated_tags = frozenset(
             op.tag
             for op in state.spec.operations.values()
@@ -134,47 +192,67 @@ class MockApp:
             )
         )
 
+    def swap_dataset(self, dataset: Dataset) -> None:
+        """Serve another dataset from the next request on; cursors of the old one stop being accepted."""
+        data = serving_data(dataset, self.state.spec)
+        self.handlers.codec = CursorCodec.for_dataset(dataset.seed, data.fingerprint)
+        self.handlers.data = data
+        self.state.data = data
+
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - one app per process, bounded
     def _needs_correlation(self, path: str) -> bool:
         return self.state.spec.tag_of_path(path) in self._correlated_tags
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+    async def _contract(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.connexion_app(scope, receive, send)
             return
         path: str = scope["path"]
         if path.startswith(TOOLING_PREFIX + "/"):
-            await self._tooling(scope, receive, send)
+            await self.admin(scope, receive, send)
             return
-        if not self._needs_correlation(path):
-            await self.connexion_app(scope, receive, send)
-            return
+        correlate = self._needs_correlation(path)
+        status = 0  # stays 0 when a fault closes the connection without an answer
 
-        async def send_with_correlation(message: Message) -> None:
+        async def observed_send(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"x-correlation-id" for name, _ in headers):
-                    headers.append((b"x-correlation-id", str(uuid.uuid4()).encode()))
-                message = {**message, "headers": headers}
+                status = message["status"]
+                if correlate:
+                    headers = list(message.get("headers", []))
+                    if not any(name.lower() == b"x-correlation-id" for name, _ in headers):
+                        headers.append((b"x-correlation-id", str(uuid.uuid4()).encode()))
+                    message = {**message, "headers": headers}
             await send(message)
 
-        await self.connexion_app(scope, receive, send_with_correlation)
+        try:
+            await self._controlled(scope, receive, observed_send)
+        finally:
+            self.request_log.add(scope, status)
 
-    async def _tooling(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routes = {"/health": lambda: {"status": "ok", "pid": os.getpid()}, "/dataset": self.state.summary}
-        route = routes.get(scope["path"][len(TOOLING_PREFIX) :])
-        if route is None or scope["method"] not in ("GET", "HEAD"):
-            status, body = (
-                (404, {"detail": "Not found."}) if route is None else (405, {"detail": "Method not allowed."})
-            )
-        else:
-            status, body = 200, route()
-        payload = orjson.dumps(body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else payload})
+    async def _controlled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        prefer = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"prefer"), None)
+        try:
+            preference = parse_prefer(prefer)
+        except PreferError as exc:
+            await self._send_problem(scope, send, preference_problem(str(exc)))
+            return
+        delay = self.controls.latency_ms(preference)
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        if preference.fault:
+            await apply_fault(preference.fault, scope, receive, send, self.connexion_app)
+            return
+        if preference != NO_PREFERENCE:
+            scope.setdefault("extensions", {})[SCOPE_KEY] = {"prefer": preference}
+        await self.connexion_app(scope, receive, send)
+
+    async def _send_problem(self, scope: Scope, send: Send, problem: ApiProblem) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        rendered = self.renderer.render(scope["path"], scope["method"], headers, problem)
+        response_headers = [(b"content-type", b"application/json")]
+        response_headers += [(k.lower().encode(), v.encode()) for k, v in rendered.headers.items()]
+        await send_response(send, rendered.status, response_headers, orjson.dumps(rendered.body))

@@ -18,7 +18,8 @@ import uvicorn
 
 from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, generate_dataset
 from mock_server.app import MockApp, create_app
-from mock_server.config import MockConfig
+from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
+from mock_server.controls import ControlSettings, parse_latency
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
 from mock_server.spec import DEFAULT_SPEC_PATH, Spec, SpecError
 
@@ -64,6 +65,32 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--app-id", default=_env("app-id", DEFAULT_APP_ID))
     parser.add_argument("--app-token", default=_env("app-token", DEFAULT_APP_TOKEN))
     parser.add_argument("--log-level", default=_env("log-level", "info"), choices=LOG_LEVELS)
+    parser.add_argument(
+        "--latency", default=_env("latency"), help="MIN-MAX ms added to every request (seeded)"
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=float(_env("error-rate", "0") or 0),
+        help="fraction of requests answered with the documented 500 (seeded)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        action="store_true",
+        default=_env("rate-limit", "") in ("1", "true", "yes"),
+        help="enforce WePay's 30 requests per endpoint per App-Id per 10 s",
+    )
+    parser.add_argument(
+        "--cors-origins",
+        default=_env("cors-origins", ",".join(DEFAULT_CORS_ORIGINS)),
+        help="comma-separated browser origins (no port: any port); 'none' disables",
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        default=_env("reload", "") in ("1", "true", "yes"),
+        help="restart when the spec or the fixtures file changes",
+    )
     parser.add_argument("--spec", type=Path, default=_env("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
     return parser
 
@@ -90,7 +117,22 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     ):
         if not value or not value.isprintable() or any(c.isspace() for c in value):
             raise UsageError(f"{flag} must be a non-empty value without spaces")
+    if not 0.0 <= args.error_rate <= 1.0:
+        raise UsageError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
+    try:
+        latency = parse_latency(args.latency) if args.latency else None
+    except ValueError as exc:
+        raise UsageError(f"--latency: {exc}") from None
+    origins = (
+        None
+        if args.cors_origins.strip().lower() == "none"
+        else tuple(o.strip() for o in args.cors_origins.split(",") if o.strip())
+    )
     return MockConfig(
+        controls=ControlSettings(
+            latency_ms=latency, error_rate=args.error_rate, rate_limit=args.rate_limit, seed=args.seed
+        ),
+        cors_origins=origins,
         seed=args.seed,
         size=DatasetSize(records=args.records, statements=args.statements, accounts=args.accounts),
         fixtures_path=args.fixtures,
@@ -176,7 +218,19 @@ def serve(argv: Sequence[str]) -> int:
         "access_log": True,
         "timeout_graceful_shutdown": 10,
     }
-    if args.workers == 1:
+    if args.reload:
+        _export(args)
+        watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            lifespan="off",
+            reload=True,
+            reload_dirs=sorted({str(p.resolve().parent) for p in watched}),
+            reload_includes=[p.name for p in watched],
+            **common,
+        )
+    elif args.workers == 1:
         uvicorn.run(app, lifespan="off", **common)
     else:
         _export(args)

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixtures import DEFAULT_SEED, DatasetSize
+from mock_server.controls import ControlSettings
 from mock_server.security import Credentials
 from mock_server.spec import DEFAULT_SPEC_PATH
+
+# Browser clients on this machine, any port.
+DEFAULT_CORS_ORIGINS = ("http://localhost", "http://127.0.0.1", "https://localhost", "https://127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -18,3 +22,6 @@ class MockConfig:
     fixtures_path: Path | None = None
     credentials: Credentials = field(default_factory=Credentials)
     spec_path: Path = DEFAULT_SPEC_PATH
+    controls: ControlSettings = field(default_factory=ControlSettings)
+    # Browser origins allowed by CORS: a list of origins, or None for no CORS at all.
+    cors_origins: tuple[str, ...] | None = DEFAULT_CORS_ORIGINS
