@@ -109,8 +109,9 @@ def _children() -> dict[int, list[int]]:
 _WRAPPERS = re.compile(r"^(npm exec|sh -c|timeout )")
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process tree in MiB, launch wrappers (npm exec, sh -c) excluded."""
+def rss_mib(pid: int, key: str = "VmRSS:") -> float:
+    """Resident memory of a process tree in MiB, launch wrappers (npm exec, sh -c) excluded.
+    `key="VmHWM:"` sums each process's peak instead."""
     tree, total, todo = _children(), 0, [pid]
     while todo:
         current = todo.pop()
@@ -120,7 +121,7 @@ def rss_mib(pid: int) -> float:
             if _WRAPPERS.match(cmdline):
                 continue
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     total += int(line.split()[1])
         except OSError:
             continue

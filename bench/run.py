@@ -1,0 +1,34 @@
+"""Run the whole benchmark, or one part, and print its tables.
+
+    python bench/run.py [all|throughput|scaling|startup] [--quick] [--duration S] [--rounds N]
+                        [--connections C] [--loader auto|wrk|python]
+
+Options after the part name go to that part (`all` passes the common ones to each). See
+bench/README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import scaling
+import startup
+import throughput
+
+PARTS = {"throughput": throughput.main, "scaling": scaling.main, "startup": startup.main}
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    part = argv.pop(0) if argv and not argv[0].startswith("-") else "all"
+    if part in ("-h", "--help") or (part not in PARTS and part != "all"):
+        print(__doc__)
+        sys.exit(0 if part in ("-h", "--help") else 2)
+    for name, run in PARTS.items():
+        if part in ("all", name):
+            run(argv)
+            print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
