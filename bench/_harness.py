@@ -64,6 +64,14 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--startup-timeout", type=float, default=120.0)
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and resolve; unknown options are other parts' (`run.py all --skip-big`), ignored with a note."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"note: {parser.prog} ignores {' '.join(unknown)}", file=sys.stderr)
+    return resolve_options(args)
+
+
 def resolve_options(args: argparse.Namespace) -> argparse.Namespace:
     if args.duration is None:
         args.duration = 2.5 if args.quick else 10.0

@@ -21,9 +21,9 @@ PARTS = {"throughput": throughput.main, "scaling": scaling.main, "startup": star
 def main() -> None:
     argv = sys.argv[1:]
     part = argv.pop(0) if argv and not argv[0].startswith("-") else "all"
-    if part in ("-h", "--help") or (part not in PARTS and part != "all"):
+    if "-h" in argv or "--help" in argv or (part not in PARTS and part != "all"):
         print(__doc__)
-        sys.exit(0 if part in ("-h", "--help") else 2)
+        sys.exit(0 if part in PARTS or part == "all" else 2)
     for name, run in PARTS.items():
         if part in ("all", name):
             run(argv)

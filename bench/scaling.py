@@ -150,13 +150,13 @@ def workers(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="scaling.py", description=__doc__.split("\n\n")[0])
     h.add_common_options(parser)
     parser.add_argument("--big-records", type=int, default=1_000_000)
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-workers", action="store_true")
-    args = h.resolve_options(parser.parse_args(argv))
+    args = h.parse(parser, argv)
     print(f"# Scaling — {h.describe(args)}")
     if not args.skip_big:
         data_independence(args)

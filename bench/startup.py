@@ -73,13 +73,13 @@ def conformance(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="startup.py", description=__doc__.split("\n\n")[0])
     h.add_common_options(parser)
     parser.add_argument("--big-records", type=int, default=1_000_000)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--conformance-timeout", type=float, default=900.0)
-    args = h.resolve_options(parser.parse_args(argv))
+    args = h.parse(parser, argv)
     print(f"# Start-up — {h.machine()}")
     startup(args)
     if not args.skip_conformance:

@@ -20,10 +20,10 @@ ENDPOINTS = (("Mifumo list", h.MIFUMO, h.mifumo_headers), ("WePay list", h.WEPAY
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="throughput.py", description=__doc__.split("\n\n")[0])
     h.add_common_options(parser)
     parser.add_argument("--no-prism", action="store_true", help="skip Prism (no Node.js)")
-    args = h.resolve_options(parser.parse_args(argv))
+    args = h.parse(parser, argv)
     print(f"# Throughput — {h.describe(args)}")
     with contextlib.ExitStack() as stack:
         port = h.free_port()
