@@ -275,6 +275,12 @@ def fmt(value: object, digits: int = 1) -> str:
     return "n/a" if value is None else str(value)
 
 
+def ratio(value: float, base: float, percent: bool = False) -> str:
+    if not (value == value and base == base and base):
+        return "n/a"
+    return f"{value / base:.0%}" if percent else f"{value / base:.2f}x"
+
+
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(headers), *[[fmt(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

@@ -116,9 +116,9 @@ def data_independence(args: argparse.Namespace) -> None:
         small, big = med[(case.name, "small")], med.get((case.name, "big"))
         page1 = case.name.replace("last page", "page 1").replace("last cursor", "page 1")
         rows.append([case.name, small.rps, small.p99_ms, big.rps if big else None, big.p99_ms if big else None,
-                     f"{big.rps / small.rps:.2f}x" if big else None,
-                     f"{small.rps / med[(page1, 'small')].rps:.2f}x",
-                     f"{big.rps / med[(page1, 'big')].rps:.2f}x" if big else None])
+                     h.ratio(big.rps, small.rps) if big else None,
+                     h.ratio(small.rps, med[(page1, "small")].rps),
+                     h.ratio(big.rps, med[(page1, "big")].rps) if big else None])
     print(h.table(f"Cost vs dataset size and depth, 1 worker, c={args.connections} (medians of {args.rounds}); "
                   f"small = 1,000 records / 1,000 statements, big = {args.big_records:,} records / "
                   f"{args.big_statements:,} statements",
@@ -142,7 +142,7 @@ def workers(args: argparse.Namespace) -> None:
     rows = []
     for case in work["1 worker"]:
         one, two = med[(case.name, "1 worker")], med[(case.name, "2 workers")]
-        rows.append([case.name, one.rps, one.p99_ms, two.rps, two.p99_ms, f"{two.rps / one.rps:.2f}x"])
+        rows.append([case.name, one.rps, one.p99_ms, two.rps, two.p99_ms, h.ratio(two.rps, one.rps)])
     print(h.table(f"--workers 2 vs 1, default dataset, c={args.connections}, server on CPUs {h.ALL_CPUS} "
                   f"(shared with the load generator on CPU {h.LOAD_CPU})",
                   ["case", "1 worker req/s", "p99 ms", "2 workers req/s", "p99 ms", "2w/1w"], rows))

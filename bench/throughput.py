@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> None:
             med = {srv.name: h.median_load(runs[(label, srv.name)]) for srv in servers}
             for srv in servers:
                 m = med[srv.name]
-                vs_prism = m.rps / med["prism"].rps if "prism" in med else float("nan")
-                p99_vs_prism = m.p99_ms / med["prism"].p99_ms if "prism" in med else float("nan")
+                prism = med.get("prism", h.Load(float("nan"), float("nan"), float("nan"), 0, 0))
                 rows.append([label, srv.name, m.rps, m.p50_ms, m.p99_ms, max(srv.rss), m.errors,
-                             f"{vs_prism:.2f}x", f"{p99_vs_prism:.2f}x", f"{m.rps / med['starlette'].rps:.0%}"])
+                             h.ratio(m.rps, prism.rps), h.ratio(m.p99_ms, prism.p99_ms),
+                             h.ratio(m.rps, med["starlette"].rps, percent=True)])
         print(h.table(f"List endpoints at c={args.connections} (medians of {args.rounds})",
                       ["endpoint", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "rps vs Prism",
                        "p99 vs Prism", "rps vs Starlette"], rows))
