@@ -63,6 +63,13 @@ class SuiteConfig:
     def apis(self) -> tuple[str, ...]:
         return tuple(api for api in APIS if self.url_for(api))
 
+    def secrets(self) -> dict[str, str]:
+        """Each credential and the environment variable the CLI reads it from (to keep it out of reports)."""
+        return {
+            self.bearer_token: "BILLING_BEARER_TOKEN",
+            self.app_token: "BILLING_APP_TOKEN",
+        }
+
     def auth_headers(self, api: str) -> dict[str, str]:
         if api == MIFUMO:
             return {"Authorization": f"Bearer {self.bearer_token}"}

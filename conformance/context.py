@@ -28,9 +28,7 @@ class CheckContext:
         return self.cache[key]
 
     def parameter(self, operation_id: str, name: str, location: str = "query") -> dict[str, Any]:
-        return next(
-            p for p in self.spec.parameters(operation_id) if p["name"] == name and p["in"] == location
-        )
+        return next(p for p in self.spec.parameters(operation_id) if p["name"] == name and p["in"] == location)
 
     def parameter_schema(self, operation_id: str, name: str, location: str = "query") -> dict[str, Any]:
         return self.parameter(operation_id, name, location)["schema"]

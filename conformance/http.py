@@ -35,10 +35,18 @@ class Exchange:
     def header(self, name: str) -> str | None:
         return self.response_headers.get(name)
 
-    def curl(self) -> str:
+    def curl(self, secrets: dict[str, str] | None = None) -> str:
+        """A replayable command; configured secrets become `${ENV_VAR}` references, never literal text."""
         parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.headers.items():
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+            header = f"{name}: {value}"
+            hidden = [secret for secret in (secrets or {}) if secret and secret in header]
+            if hidden:
+                for secret in hidden:
+                    header = header.replace(secret, f"${{{(secrets or {})[secret]}}}")
+                parts += ["-H", '"' + header.replace('"', '\\"') + '"']
+            else:
+                parts += ["-H", shlex.quote(header)]
         return " ".join(parts)
 
     def summary(self) -> str:
@@ -75,12 +83,15 @@ class Client:
         timeout: float,
         limiter: RateLimiter,
         deadline_at: float | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_headers = headers
         self.limiter = limiter
         self.deadline_at = deadline_at
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        # Secret value -> the environment variable a curl command should read it from.
+        self.secrets = secrets or {}
         self.last: Exchange | None = None
         self.history: list[Exchange] = []
 
@@ -104,9 +115,7 @@ class Client:
         self.limiter.wait()
         request = self._http.build_request(method, self.url(path_or_url), params=params, headers=sent)
         response = self._http.send(request)
-        exchange = Exchange(
-            method, str(request.url), sent, response.status_code, response.headers, response.text
-        )
+        exchange = Exchange(method, str(request.url), sent, response.status_code, response.headers, response.text)
         self.last = exchange
         self.history.append(exchange)
         return exchange

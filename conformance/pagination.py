@@ -41,9 +41,7 @@ class Walk:
 
 def fetch_page(client: Client, path_or_url: str, params: dict[str, Any] | None = None) -> Page:
     exchange = client.get(path_or_url, params)
-    ensure(
-        exchange.status == 200, "a page of the collection should be served", 200, exchange.summary(), exchange
-    )
+    ensure(exchange.status == 200, "a page of the collection should be served", 200, exchange.summary(), exchange)
     body = exchange.json()
     ensure(isinstance(body, dict), "a page should be a JSON object", "object", exchange.summary(), exchange)
     return Page(exchange, body)
@@ -132,9 +130,7 @@ def ensure_walk_integrity(result: Walk, page_size: int, key: Callable[[dict[str,
     )
 
 
-def ensure_retraced(
-    client: Client, forward: Walk, key: Callable[[dict[str, Any]], Any], max_pages: int
-) -> None:
+def ensure_retraced(client: Client, forward: Walk, key: Callable[[dict[str, Any]], Any], max_pages: int) -> None:
     """Following `previous` from the last page visits the forward walk's pages in reverse."""
     if len(forward.pages) < 2:
         raise Skipped("fewer than 2 pages: there is no `previous` link to follow")

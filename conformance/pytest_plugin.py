@@ -82,8 +82,7 @@ class ConformanceItem(pytest.Item):
         if failures:
             raise AssertionError(
                 "\n\n".join(
-                    f"{r.check} on {r.operation}: {r.message}\n"
-                    f"  expected: {r.expected}\n  got: {r.got}\n  {r.curl}"
+                    f"{r.check} on {r.operation}: {r.message}\n  expected: {r.expected}\n  got: {r.got}\n  {r.curl}"
                     for r in failures
                 )
             )
@@ -94,9 +93,7 @@ class ConformanceItem(pytest.Item):
         return "billing-conformance", 0, self.name
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     suite = suite_config(config)
     if suite is None:
         return

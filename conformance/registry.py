@@ -16,9 +16,7 @@ if TYPE_CHECKING:
 
 
 class Failed(Exception):
-    def __init__(
-        self, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None
-    ) -> None:
+    def __init__(self, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.expected = str(expected)
@@ -65,8 +63,6 @@ def checks_for(api: str) -> list[SemanticCheck]:
     return [c for c in REGISTRY.values() if c.api == api]
 
 
-def ensure(
-    condition: bool, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None
-) -> None:
+def ensure(condition: bool, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None) -> None:
     if not condition:
         raise Failed(message, expected, got, exchange)

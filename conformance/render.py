@@ -7,9 +7,7 @@ from conformance.report import Status, SuiteReport
 
 
 def _row(name: str, counts: dict[Status, int], width: int) -> str:
-    return (
-        f"  {name:<{width}} {counts[Status.PASSED]:>6} {counts[Status.FAILED]:>6} {counts[Status.SKIPPED]:>7}"
-    )
+    return f"  {name:<{width}} {counts[Status.PASSED]:>6} {counts[Status.FAILED]:>6} {counts[Status.SKIPPED]:>7}"
 
 
 def _table(title: str, table: dict[str, dict[Status, int]]) -> list[str]:

@@ -27,9 +27,7 @@ def _probe(config: SuiteConfig, api: str) -> None:
     try:
         httpx.get(f"{url}/", timeout=min(config.timeout, 5.0))
     except httpx.HTTPError as exc:
-        raise TargetUnreachable(
-            f"{api} target {url} is unreachable: {exc.__class__.__name__}: {exc}"
-        ) from None
+        raise TargetUnreachable(f"{api} target {url} is unreachable: {exc.__class__.__name__}: {exc}") from None
 
 
 def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
@@ -45,13 +43,11 @@ def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
             message=failure.message,
             expected=failure.expected,
             got=failure.got,
-            curl=exchange.curl() if exchange else "",
+            curl=exchange.curl(ctx.client.secrets) if exchange else "",
             duration=time.monotonic() - started,
         )
     except Skipped as skip:
-        return CheckResult(
-            **base, status=Status.SKIPPED, message=str(skip), duration=time.monotonic() - started
-        )
+        return CheckResult(**base, status=Status.SKIPPED, message=str(skip), duration=time.monotonic() - started)
     except DeadlineExceeded:
         return CheckResult(
             **base,
@@ -67,7 +63,7 @@ def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
             message=f"request failed: {exc.__class__.__name__}",
             expected="an HTTP response",
             got=str(exc),
-            curl=exchange.curl() if exchange else "",
+            curl=exchange.curl(ctx.client.secrets) if exchange else "",
             duration=time.monotonic() - started,
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -79,7 +75,7 @@ def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
             message="the response could not be read as documented",
             expected="a body shaped as the contract says",
             got=f"{exc.__class__.__name__}: {exc}",
-            curl=exchange.curl() if exchange else "",
+            curl=exchange.curl(ctx.client.secrets) if exchange else "",
             duration=time.monotonic() - started,
         )
     return CheckResult(**base, status=Status.PASSED, duration=time.monotonic() - started)
@@ -103,7 +99,12 @@ def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteRep
             report.case_fingerprints.update(fingerprints)
         if config.semantic_checks:
             client = Client(
-                config.url_for(api) or "", config.auth_headers(api), config.timeout, limiter, deadline_at
+                config.url_for(api) or "",
+                config.auth_headers(api),
+                config.timeout,
+                limiter,
+                deadline_at,
+                config.secrets(),
             )
             ctx = CheckContext(api, client, spec, config)
             try:

@@ -31,9 +31,7 @@ def test_broken_implementation_is_caught_by_its_check(impl: BrokenImpl, mock_app
         )
         report = run_suite(config)
     failed = report.failed_checks()
-    assert impl.caught_by in failed, (
-        f"{impl.name}: expected {impl.caught_by} to fail, failed: {sorted(failed)}"
-    )
+    assert impl.caught_by in failed, f"{impl.name}: expected {impl.caught_by} to fail, failed: {sorted(failed)}"
     failure = next(r for r in report.failures if r.check == impl.caught_by)
     assert failure.message
     assert failure.curl.startswith("curl")

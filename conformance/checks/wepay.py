@@ -49,9 +49,7 @@ def _everything(ctx: CheckContext, params: dict[str, Any] | None = None) -> Walk
     key = ("everything", tuple(sorted((params or {}).items())))
 
     def compute() -> Walk:
-        first = fetch_page(
-            ctx.client, _path(ctx), {**(params or {}), "page_size": _page_size_schema(ctx)["maximum"]}
-        )
+        first = fetch_page(ctx.client, _path(ctx), {**(params or {}), "page_size": _page_size_schema(ctx)["maximum"]})
         return full_walk(ctx.client, first, ctx.config.max_pages)
 
     return ctx.cached(key, compute)
@@ -113,9 +111,7 @@ def wepay_previous_retraces(ctx: CheckContext) -> None:
 def wepay_order(ctx: CheckContext) -> None:
     """Statements are ordered by `create_time` descending, ties by `id` ascending, across page boundaries."""
     result, _ = _walk(ctx)
-    ensure_sorted(
-        result, lambda item: (-int(item["create_time"]), str(item["id"])), "create_time desc, id asc"
-    )
+    ensure_sorted(result, lambda item: (-int(item["create_time"]), str(item["id"])), "create_time desc, id asc")
 
 
 def _two_page_start(ctx: CheckContext) -> Any:
@@ -157,9 +153,7 @@ def _ensure_invalid_params(
     exchange: Exchange, target: list[str], target_type: str, why: str, ctx: CheckContext
 ) -> None:
     ensure_status(exchange, 400, why)
-    body = ensure_body_matches(
-        ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope"
-    )
+    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope")
     ensure(
         body["error_code"] == "INVALID_PARAMS",
         f"{why}: error_code",
@@ -384,9 +378,7 @@ def wepay_not_found(ctx: CheckContext) -> None:
 def _ensure_not_authorized(ctx: CheckContext, path: str, headers: dict[str, str], why: str) -> None:
     exchange = ctx.client.get(path, headers=headers, replace_headers=True)
     ensure_status(exchange, 403, why)
-    body = ensure_body_matches(
-        ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope"
-    )
+    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope")
     ensure(
         body["error_code"] == "NOT_AUTHORIZED",
         f"{why}: error_code",
@@ -430,7 +422,7 @@ def wepay_param_errors(ctx: CheckContext) -> None:
     ]
     for params, headers, target, target_type in cases:
         exchange = ctx.client.get(_path(ctx), params, headers=headers)
-        _ensure_invalid_params(exchange, [target], target_type, f"{params or headers}", ctx)
+        _ensure_invalid_params(exchange, [target], target_type, f"an invalid {target} ({params or headers})", ctx)
     for path in (_path(ctx), _statement_path(ctx, _unknown_id(ctx))):
         missing = {k: v for k, v in ctx.client.default_headers.items() if k != "Api-Version"}
         exchange = ctx.client.get(path, headers=missing, replace_headers=True)

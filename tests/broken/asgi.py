@@ -34,9 +34,7 @@ class Request:
         return self.with_query([*((k, v) for k, v in self.query if k != name), (name, value)])
 
     def with_headers(self, **headers: str) -> Request:
-        return replace(
-            self, headers={**self.headers, **{k.lower().replace("_", "-"): v for k, v in headers.items()}}
-        )
+        return replace(self, headers={**self.headers, **{k.lower().replace("_", "-"): v for k, v in headers.items()}})
 
 
 @dataclass
@@ -121,9 +119,7 @@ class Broken:
         )
         reply = await self.handler(request, self._call)
         headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in reply.headers
-            if k.lower() != "content-length"
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers if k.lower() != "content-length"
         ]
         headers.append((b"content-length", str(len(reply.body)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})

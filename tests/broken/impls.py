@@ -131,11 +131,7 @@ async def _no_correlation_on_errors(request: Request, call: Call) -> Reply:
 
 
 def _ignore_page_size(request: Request) -> Request:
-    return (
-        request.without("page_size")
-        if request.path == STATEMENTS and request.param("page") is None
-        else request
-    )
+    return request.without("page_size") if request.path == STATEMENTS and request.param("page") is None else request
 
 
 async def _accept_tampered_cursor(request: Request, call: Call) -> Reply:
@@ -213,9 +209,7 @@ BROKEN: list[BrokenImpl] = [
         schema=True,
     ),
     BrokenImpl("ignores_bearer_token", "mifumo", "ignored_auth", _ignore_mifumo_auth, schema=True),
-    BrokenImpl(
-        "pagination_loop", "mifumo", "mifumo_pagination_integrity", json_rewrite(HISTORY, _loop_last_page)
-    ),
+    BrokenImpl("pagination_loop", "mifumo", "mifumo_pagination_integrity", json_rewrite(HISTORY, _loop_last_page)),
     BrokenImpl("wrong_order", "mifumo", "mifumo_order", json_rewrite(HISTORY, _reverse_page)),
     BrokenImpl("relative_links", "mifumo", "mifumo_link_form", json_rewrite(HISTORY, _relative_links)),
     BrokenImpl("ignores_type_filter", "mifumo", "mifumo_filter_matches", request_rewrite(_ignore_type)),
@@ -235,14 +229,10 @@ BROKEN: list[BrokenImpl] = [
         _server_error_on_big_page_size,
         schema=True,
     ),
-    BrokenImpl(
-        "defaults_missing_api_version", "wepay", "missing_required_header", _default_api_version, schema=True
-    ),
+    BrokenImpl("defaults_missing_api_version", "wepay", "missing_required_header", _default_api_version, schema=True),
     BrokenImpl("drf_envelope_on_wepay", "wepay", "wepay_param_errors", _drf_envelope_for_400),
     BrokenImpl("no_correlation_id_on_errors", "wepay", "wepay_correlation_id", _no_correlation_on_errors),
-    BrokenImpl(
-        "page_size_not_honoured", "wepay", "wepay_pagination_integrity", request_rewrite(_ignore_page_size)
-    ),
+    BrokenImpl("page_size_not_honoured", "wepay", "wepay_pagination_integrity", request_rewrite(_ignore_page_size)),
     BrokenImpl("duplicates_across_pages", "wepay", "wepay_pagination_integrity", _duplicate_across_pages),
     BrokenImpl("cursor_tamper_accepted", "wepay", "wepay_cursor_tamper", _accept_tampered_cursor),
     BrokenImpl(
@@ -252,9 +242,7 @@ BROKEN: list[BrokenImpl] = [
         json_rewrite(STATEMENTS, _version_not_echoed),
     ),
     BrokenImpl("statement_by_id_differs", "wepay", "wepay_statement_by_id", _statement_differs),
-    BrokenImpl(
-        "previous_always_null", "wepay", "wepay_previous_retraces", json_rewrite(STATEMENTS, _no_previous)
-    ),
+    BrokenImpl("previous_always_null", "wepay", "wepay_previous_retraces", json_rewrite(STATEMENTS, _no_previous)),
     BrokenImpl("ignores_account_filter", "wepay", "wepay_filter_account", request_rewrite(_ignore_account)),
     BrokenImpl("ignores_wepay_credentials", "wepay", "wepay_auth_errors", _ignore_wepay_auth),
     BrokenImpl("not_found_wrong_target_type", "wepay", "wepay_not_found", _not_found_wrong_target),
