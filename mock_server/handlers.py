@@ -53,7 +53,7 @@ class Handlers:
 
     # -- Mifumo -----------------------------------------------------------------------------------
 
-    async def get_billing_history(self, page: int = 1, page_size: int = 20, type: str | None = None, **_: Any):
+    async def get_billing_history(self, page: int = 1, page_size: int = 20, type: str | None = None):
         view = self.data.history.view(type)
         window = page_number_window(page, page_size, len(view))
         if window is None:
@@ -83,7 +83,6 @@ class Handlers:
         page_size: int = 10,
         account_id: str | None = None,
         currency: str = "USD",
-        **_: Any,
     ):
         version = request.headers["api-version"]
         if page is not None:
@@ -131,7 +130,7 @@ class Handlers:
         token = self.codec.encode(CursorState(offset, state.page_size, state.filters))
         return f"{self.collection_path}?{self.cursor_param}={token}"
 
-    async def get_billing_statement(self, id: str, **_: Any):
+    async def get_billing_statement(self, id: str):
         encoded = self.data.statements.by_id.get(id)
         if encoded is None:
             raise ApiProblem(Kind.NOT_FOUND, resource_param="id", detail=id)
