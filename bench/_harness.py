@@ -62,6 +62,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
+    parser.add_argument("--warmup", type=float, default=None, help="untimed load per server and URL first "
+                        "(default 3 s, --quick 1 s): Prism's JIT and Python's caches warm up")
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -77,6 +79,8 @@ def resolve_options(args: argparse.Namespace) -> argparse.Namespace:
         args.duration = 2.5 if args.quick else 10.0
     if args.rounds is None:
         args.rounds = 2 if args.quick else 3
+    if args.warmup is None:
+        args.warmup = 1.0 if args.quick else 3.0
     if args.loader == "auto":
         args.loader = "wrk" if shutil.which("wrk") else "python"
         if args.loader == "python":
@@ -293,6 +297,18 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     return "\n".join(lines)
 
 
+def revision() -> str:
+    """The commit measured, and whether the mock's files differ from it (the tree is shared)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mock_server", "fixtures", "specs"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"commit {head}" + (" + uncommitted mock changes" if dirty else "")
+
+
 def machine() -> str:
     model = "unknown CPU"
     with contextlib.suppress(OSError):
@@ -305,5 +321,11 @@ def machine() -> str:
 
 def describe(args: argparse.Namespace) -> str:
     pinning = f"server on CPU {SERVER_CPU}, load on CPU {LOAD_CPU}" if pin(SERVER_CPU) else "no CPU pinning"
-    return (f"{machine()}; loader {args.loader} (1 thread, {args.connections} connections, "
-            f"{args.duration:g} s per run, {args.rounds} interleaved rounds, medians); {pinning}")
+    return (f"{machine()}; {revision()}; loader {args.loader} (1 thread, {args.connections} connections, "
+            f"{args.warmup:g} s warm-up, {args.duration:g} s per run, {args.rounds} interleaved rounds, medians); "
+            f"{pinning}")
+
+
+def warm_up(args: argparse.Namespace, url: str, headers: dict[str, str]) -> None:
+    if args.warmup > 0:
+        load(args.loader, url, headers, args.warmup, args.connections)

@@ -81,6 +81,9 @@ def cases(base: str) -> list[Case]:
 
 def measure(args: argparse.Namespace, servers: list[h.Server], work: dict[str, list[Case]]
             ) -> dict[tuple[str, str], h.Load]:
+    for srv in servers:
+        for case in work[srv.name]:
+            h.warm_up(args, srv.url + case.path, case.headers())
     runs: dict[tuple[str, str], list[h.Load]] = {}
     for round_ in range(args.rounds):
         for case_index in range(max(len(c) for c in work.values())):

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-conformance", action="store_true")
     parser.add_argument("--conformance-timeout", type=float, default=900.0)
     args = h.parse(parser, argv)
-    print(f"# Start-up — {h.machine()}")
+    print(f"# Start-up — {h.machine()}; {h.revision()}")
     startup(args)
     if not args.skip_conformance:
         conformance(args)

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         port = h.free_port()
         servers.append(stack.enter_context(h.server("starlette", h.bare_argv(port, bodies_file), h.MIFUMO, {},
                                                     port, args.startup_timeout)))
+        for srv in servers:
+            for _, path, headers in ENDPOINTS:
+                h.warm_up(args, srv.url + path, headers())
         runs: dict[tuple[str, str], list[h.Load]] = {}
         for round_ in range(args.rounds):
             for label, path, headers in ENDPOINTS:
