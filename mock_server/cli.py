@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -201,6 +202,21 @@ def _export(args: argparse.Namespace) -> None:
             os.environ[ENV_PREFIX + name.upper()] = str(value)
 
 
+def _build(config: MockConfig) -> MockApp:
+    try:
+        return create_app(config)
+    except (FixturesError, SpecError, UsageError):
+        raise
+    except Exception as exc:  # a spec connexion or the mock cannot serve: one line, not a traceback
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise SpecError(f"spec {config.spec_path} cannot be served: {type(exc).__name__}: {reason}") from None
+
+
+def _absorb_sigterm() -> None:
+    """uvicorn re-raises the SIGTERM it handled after its graceful shutdown; the shutdown was clean, exit 0."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+
+
 def serve(argv: Sequence[str]) -> int:
     args = serve_parser().parse_args(argv)
     if not 0 < args.port < 65536:
@@ -208,9 +224,10 @@ def serve(argv: Sequence[str]) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     config = config_from_args(args)
-    app = create_app(config)  # validates spec and fixtures before anything listens
+    app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
     print(banner(app, args.host, args.port, args.workers), flush=True)
+    _absorb_sigterm()
     common = {
         "host": args.host,
         "port": args.port,

@@ -52,8 +52,13 @@ class Spec:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise SpecError(f"cannot read spec {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"spec {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
         except yaml.YAMLError as exc:
-            raise SpecError(f"spec {path} is not valid YAML: {exc}") from exc
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise SpecError(f"spec {path} is not valid YAML{at}: {problem}") from exc
         if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.0"):
             raise SpecError(f"spec {path} is not an OpenAPI 3.0.x document")
         if not isinstance(document.get("paths"), dict):

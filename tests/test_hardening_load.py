@@ -72,11 +72,6 @@ def test_sigterm_under_load_finishes_in_flight_requests(server: tuple[int, objec
     assert outcome.exit_code is not None and outcome.shutdown_s < 12, summary  # within the 10 s grace
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn re-raises the captured SIGTERM after its graceful shutdown, so the process dies of "
-    "signal 15; mock_server/cli.py serve() must absorb it (see the hardening report)",
-)
 def test_sigterm_under_load_exits_zero(server: tuple[int, object]) -> None:
     port, process = server
     outcome = load.sigterm_under_load(process, port, _mix(port), connections=16, before=1.0, grace=15)
