@@ -42,6 +42,7 @@ from mock_server.testing import running_mock  # noqa: E402
 CURSOR_OPERATION = "listBillingStatements"
 CURSOR_PARAM = "page"
 DEFAULT_CASES = 10_000
+MAX_ROUNDS = 200
 OPERATIONS = 3
 
 
@@ -52,6 +53,7 @@ class FuzzResult:
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     stop_reason: str = ""
+    rounds: int = 0
 
     @property
     def ok(self) -> bool:
@@ -59,7 +61,7 @@ class FuzzResult:
 
     def summary(self) -> str:
         return (
-            f"fuzz: {self.cases} cases in {self.elapsed:.1f}s, {len(self.failures)} failures, "
+            f"fuzz: {self.cases} cases in {self.rounds} round(s), {self.elapsed:.1f}s, {len(self.failures)} failures, "
             f"{len(self.errors)} errors, stop: {self.stop_reason}"
         )
 
@@ -98,6 +100,8 @@ def fit_cursor(case: schemathesis.Case) -> schemathesis.Case:
 
 
 def load_schema(base_url: str, headers: dict[str, str], cases: int, seed: int | None) -> schemathesis.BaseSchema:
+    """The contract with every check on, both generation modes, `cases` fuzzing draws spread over the
+    operations, and the cursor hook."""
     per_operation = max(1, -(-cases // OPERATIONS))
     config = schemathesis.Config.from_dict(
         {
@@ -129,11 +133,7 @@ def _describe_failures(recorder: Any) -> Iterator[str]:
                 yield f"{failure.code} {failure.title}: {check.failure_info.code_sample} [{case_id}]"
 
 
-def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int | None = None) -> FuzzResult:
-    """Fuzz every operation; the fuzzing phase alone draws `cases` cases, the other phases add theirs."""
-    schema = load_schema(base_url, headers, cases, seed)
-    result = FuzzResult()
-    started = time.monotonic()
+def _run_once(schema: schemathesis.BaseSchema, result: FuzzResult) -> None:
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
             result.cases += len(event.recorder.cases)
@@ -145,6 +145,23 @@ def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES,
         elif isinstance(event, events.EngineFinished):
             result.stop_reason = str(event.stop_reason)
             result.failures.extend(f"{f.code} {f.title}: {f.message}" for f in event.failures)
+
+
+def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int | None = None,
+             max_rounds: int = MAX_ROUNDS) -> FuzzResult:
+    """Run every phase, round after round (seed, seed + 1, ...), until at least `cases` cases ran.
+
+    Hypothesis may stop a round early once it has seen enough of a small input space, so a round's
+    yield varies; rounds repeat until the total is reached, a failure shows up, or `max_rounds`.
+    """
+    result = FuzzResult()
+    started = time.monotonic()
+    while result.cases < cases and result.rounds < max_rounds and result.ok:
+        round_seed = None if seed is None else seed + result.rounds
+        # the examples, coverage and stateful phases roughly double what fuzzing draws
+        draws = max(OPERATIONS * 10, (cases - result.cases) // 3)
+        _run_once(load_schema(base_url, headers, draws, round_seed), result)
+        result.rounds += 1
     result.elapsed = time.monotonic() - started
     return result
 
