@@ -183,7 +183,7 @@ class MockApp:
         self.admin = AdminApi(self)
         self.asgi: ASGIApp = self._contract
         if state.config.cors_origins is not None:
-            self.asgi = cors(self._contract, state.config.cors_origins)
+            self.asgi = cors(self._contract, state.config.cors_origins, state.spec)
         self._correlated_tags = frozenset(
             op.tag
             for op in state.spec.operations.values()

@@ -12,8 +12,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
@@ -24,6 +25,7 @@ from mock_server.controls import ControlSettings, parse_latency
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
 from mock_server.spec import DEFAULT_SPEC_PATH, Spec, SpecError
 
+N = TypeVar("N", int, float)
 ENV_PREFIX = "BILLING_MOCK_"
 EXIT_USAGE = 2
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -37,14 +39,22 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
     raw = _env(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise UsageError(f"{ENV_PREFIX}{name.upper().replace('-', '_')} must be an integer, got {raw!r}") from None
+        raise UsageError(f"{ENV_PREFIX}{name.upper().replace('-', '_')} must be a number, got {raw!r}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
+
+
+def _switch(name: str) -> bool:
+    return (_env(name) or "").lower() in ("1", "true", "yes")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,33 +62,35 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
+    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records), help="Mifumo records")
+    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
+    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
+
+
 def serve_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="billing-mock", description="Serve the Mifumo and WePay billing mock.")
     parser.add_argument("--host", default=_env("host", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=_int("port", 4010))
-    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
+    _add_dataset_arguments(parser)
     parser.add_argument("--fixtures", type=Path, default=_env("fixtures"), help="JSON or YAML dataset to serve")
-    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records), help="Mifumo records")
-    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
-    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
     parser.add_argument("--workers", type=int, default=_int("workers", 1))
     parser.add_argument("--bearer-token", default=_env("bearer-token", DEFAULT_BEARER_TOKEN))
     parser.add_argument("--app-id", default=_env("app-id", DEFAULT_APP_ID))
     parser.add_argument("--app-token", default=_env("app-token", DEFAULT_APP_TOKEN))
     parser.add_argument("--log-level", default=_env("log-level", "info"), choices=LOG_LEVELS)
-    parser.add_argument(
-        "--latency", default=_env("latency"), help="MIN-MAX ms added to every request (seeded)"
-    )
+    parser.add_argument("--latency", default=_env("latency"), help="MIN-MAX ms added to every request (seeded)")
     parser.add_argument(
         "--error-rate",
         type=float,
-        default=float(_env("error-rate", "0") or 0),
+        default=_number("error-rate", 0.0, float),
         help="fraction of requests answered with the documented 500 (seeded)",
     )
     parser.add_argument(
         "--rate-limit",
         action="store_true",
-        default=_env("rate-limit", "") in ("1", "true", "yes"),
+        default=_switch("rate-limit"),
         help="enforce WePay's 30 requests per endpoint per App-Id per 10 s",
     )
     parser.add_argument(
@@ -89,7 +101,7 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reload",
         action="store_true",
-        default=_env("reload", "") in ("1", "true", "yes"),
+        default=_switch("reload"),
         help="restart when the spec or the fixtures file changes",
     )
     parser.add_argument("--spec", type=Path, default=_env("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
@@ -98,10 +110,7 @@ def serve_parser() -> argparse.ArgumentParser:
 
 def dump_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
-    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
-    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records))
-    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
-    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
+    _add_dataset_arguments(parser)
     parser.add_argument("--format", choices=("json", "yaml"), default="json")
     parser.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     return parser

@@ -106,8 +106,10 @@ class DrfEnvelope:
             case Reason.MAX_LENGTH:
                 return f"Ensure this field has no more than {error.limit} characters."
             case Reason.MIN_LENGTH:
-                return "This field may not be blank." if error.value == "" else (
-                    f"Ensure this field has at least {error.limit} characters."
+                return (
+                    "This field may not be blank."
+                    if error.value == ""
+                    else (f"Ensure this field has at least {error.limit} characters.")
                 )
         return "Enter a valid value."
 
@@ -130,7 +132,9 @@ class V3Envelope:
     """WePay v3: `{"error_code", "error_message", "details": [...]}`."""
 
     def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+        schemes = spec.document.get("components", {}).get("securitySchemes", {}).values()
+        # The credential headers, as the spec's apiKey schemes name them (App-Id, App-Token).
+        self.credentials = [s["name"] for s in schemes if s.get("type") == "apiKey" and s.get("in") == "header"]
 
     def render(self, problem: ApiProblem, method: str) -> ErrorResponse:
         kind = problem.kind
@@ -138,12 +142,15 @@ class V3Envelope:
             return self._invalid(problem.errors)
         if kind is Kind.UNAUTHENTICATED:
             reason = "INVALID_CREDENTIALS" if problem.credentials_presented else "MISSING_CREDENTIALS"
-            detail = _detail(["App-Id", "App-Token"], "header", reason, "App-Id and App-Token must both be given and valid.")
-            return _v3(403, "NOT_AUTHORIZED", "The provided App-Id and App-Token are not authorized.", [detail])
+            names = " and ".join(self.credentials)
+            detail = _detail(self.credentials, "header", reason, f"{names} must both be given and valid.")
+            return _v3(403, "NOT_AUTHORIZED", f"The provided {names} are not authorized.", [detail])
         if kind is Kind.NOT_FOUND:
             if problem.resource_param:
                 detail = _detail(
-                    [problem.resource_param], "path", "RESOURCE_NOT_FOUND",
+                    [problem.resource_param],
+                    "path",
+                    "RESOURCE_NOT_FOUND",
                     f"No billing statement has {problem.resource_param} '{_echo(problem.detail)}'.",
                 )
                 return _v3(404, "NOT_FOUND", "The requested billing statement was not found.", [detail])
@@ -155,7 +162,9 @@ class V3Envelope:
         if kind is Kind.THROTTLED:
             wait = problem.retry_after or 1
             detail = _detail(
-                ["App-Id"], "header", "APPLICATION_REQUEST_THROTTLE_EXCEEDED",
+                self.credentials[:1],
+                "header",
+                "APPLICATION_REQUEST_THROTTLE_EXCEEDED",
                 "At most 30 requests per endpoint per account every 10 seconds.",
             )
             response = _v3(429, "THROTTLE_EXCEEDED", "Too many requests to this endpoint; retry later.", [detail])

@@ -118,9 +118,7 @@ class CursorCodec:
             raise InvalidCursor("bad signature")
         try:
             data = orjson.loads(payload)
-            state = CursorState(
-                int(data["o"]), int(data["s"]), tuple((str(k), str(v)) for k, v in data["f"])
-            )
+            state = CursorState(int(data["o"]), int(data["s"]), tuple((str(k), str(v)) for k, v in data["f"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidCursor("bad payload") from exc
         if state.offset < 0 or state.page_size < 1:

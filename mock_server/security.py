@@ -48,7 +48,9 @@ class Credentials:
 
 
 def same_secret(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
 
 
 # simplejwt's AUTH_HEADER_TYPES: the scheme word is matched exactly, not case-insensitively.
@@ -94,7 +96,6 @@ def credentials_presented(schemes: list[Mapping[str, Any]], headers: Mapping[str
         if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
             if not bearer_presented(headers):
                 return False
-        elif scheme.get("type") == "apiKey" and scheme.get("in") == "header":
-            if scheme["name"].lower() not in headers:
-                return False
+        elif scheme.get("type") == "apiKey" and scheme.get("in") == "header" and scheme["name"].lower() not in headers:
+            return False
     return True

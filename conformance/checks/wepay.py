@@ -149,26 +149,28 @@ def _cursor(link: str) -> str:
     return match.group(1) if match else link.rsplit("=", 1)[-1]
 
 
+def _ensure_v3_error(
+    ctx: CheckContext, exchange: Exchange, status: int, code: str, why: str, target: tuple[list[str], str] | None = None
+) -> None:
+    """The status, the v3 envelope with this `error_code`, and (if given) a detail naming the field at fault."""
+    ensure_status(exchange, status, why)
+    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope")
+    ensure(body["error_code"] == code, f"{why}: error_code", code, body["error_code"], exchange)
+    if target is not None:
+        found = [(d["target"], d["target_type"]) for d in body["details"]]
+        ensure(
+            target in found,
+            f"{why}: the details should name the field at fault",
+            f"target {target[0]}, target_type {target[1]}",
+            found,
+            exchange,
+        )
+
+
 def _ensure_invalid_params(
     exchange: Exchange, target: list[str], target_type: str, why: str, ctx: CheckContext
 ) -> None:
-    ensure_status(exchange, 400, why)
-    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope")
-    ensure(
-        body["error_code"] == "INVALID_PARAMS",
-        f"{why}: error_code",
-        "INVALID_PARAMS",
-        body["error_code"],
-        exchange,
-    )
-    found = [(d["target"], d["target_type"]) for d in body["details"]]
-    ensure(
-        (target, target_type) in found,
-        f"{why}: the details should name the field at fault",
-        f"target {target}, target_type {target_type}",
-        found,
-        exchange,
-    )
+    _ensure_v3_error(ctx, exchange, 400, "INVALID_PARAMS", why, (target, target_type))
 
 
 @check(WEPAY, LIST_STATEMENTS)
@@ -362,30 +364,12 @@ def _unknown_id(ctx: CheckContext) -> str:
 def wepay_not_found(ctx: CheckContext) -> None:
     """An unknown id answers 404 NOT_FOUND naming `id` in the path."""
     exchange = ctx.client.get(_statement_path(ctx, _unknown_id(ctx)))
-    ensure_status(exchange, 404, "an unknown statement id")
-    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), "404: v3 error envelope")
-    ensure(body["error_code"] == "NOT_FOUND", "404: error_code", "NOT_FOUND", body["error_code"], exchange)
-    found = [(d["target"], d["target_type"]) for d in body["details"]]
-    ensure(
-        (["id"], "HTTP_REQUEST_PATH") in found,
-        "404: the details should name the path's id",
-        "target ['id'], target_type HTTP_REQUEST_PATH",
-        found,
-        exchange,
-    )
+    _ensure_v3_error(ctx, exchange, 404, "NOT_FOUND", "an unknown statement id", (["id"], "HTTP_REQUEST_PATH"))
 
 
 def _ensure_not_authorized(ctx: CheckContext, path: str, headers: dict[str, str], why: str) -> None:
     exchange = ctx.client.get(path, headers=headers, replace_headers=True)
-    ensure_status(exchange, 403, why)
-    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("V3Error"), f"{why}: v3 error envelope")
-    ensure(
-        body["error_code"] == "NOT_AUTHORIZED",
-        f"{why}: error_code",
-        "NOT_AUTHORIZED",
-        body["error_code"],
-        exchange,
-    )
+    _ensure_v3_error(ctx, exchange, 403, "NOT_AUTHORIZED", why)
 
 
 @check(WEPAY, LIST_STATEMENTS)
