@@ -35,11 +35,13 @@ from mock_server.controls import (
     preference_problem,
     send_response,
 )
-from mock_server.cors import cors
+from mock_server.cors import cors, request_headers
 from mock_server.errors import ErrorRenderer
 from mock_server.handlers import Handlers
+from mock_server.operations import use_prebuilt_operations
 from mock_server.pagination import CursorCodec
 from mock_server.problems import ApiProblem, Kind
+from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
 from mock_server.spec import Spec
 from mock_server.store import ServingData
@@ -132,6 +134,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         validator_map={"parameter": CollectingParameterValidator},
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
     )
+    use_prebuilt_operations(app._middleware_app)  # connexion's hook; see mock_server.operations
     app.add_middleware(
         PreferBeforeSecurity,
         position=MiddlewarePosition.BEFORE_SECURITY,
@@ -180,6 +183,8 @@ class MockApp:
         self.handlers = handlers
         self.controls = controls
         self.request_log = RequestLog()
+        # Latency, injected errors and throttling make answers depend on more than the request.
+        self.replay = ReplayCache(request_headers(state.spec)) if controls.settings.deterministic else None
         self.admin = AdminApi(self)
         self.asgi: ASGIApp = self._contract
         if state.config.cors_origins is not None:
@@ -198,6 +203,8 @@ class MockApp:
         self.handlers.codec = CursorCodec.for_dataset(dataset.seed, data.fingerprint)
         self.handlers.data = data
         self.state.data = data
+        if self.replay is not None:
+            self.replay.clear()
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019 - one app per process, bounded
     def _needs_correlation(self, path: str) -> bool:
@@ -248,7 +255,11 @@ class MockApp:
             return
         if preference != NO_PREFERENCE:
             scope.setdefault("extensions", {})[SCOPE_KEY] = {"prefer": preference}
-        await self.connexion_app(scope, receive, send)
+            await self.connexion_app(scope, receive, send)
+        elif self.replay is not None:
+            await self.replay.serve(self.connexion_app, scope, receive, send)
+        else:
+            await self.connexion_app(scope, receive, send)
 
     async def _send_problem(self, scope: Scope, send: Send, problem: ApiProblem) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

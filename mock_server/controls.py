@@ -75,6 +75,11 @@ class ControlSettings:
     rate_limit: bool = False
     seed: int = 0
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether an answer depends on the request and the data alone."""
+        return self.latency_ms is None and self.error_rate == 0 and not self.rate_limit
+
 
 def parse_latency(text: str) -> tuple[int, int]:
     low, sep, high = text.partition("-")

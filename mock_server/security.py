@@ -8,6 +8,7 @@ refused request had presented credentials at all (the two APIs answer those case
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connexion.security import ApiKeySecurityHandler, BearerSecurityHandler
+from connexion.security import AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
 
 
 def _jwt_shaped(payload: dict[str, Any], key: bytes) -> str:
@@ -63,6 +64,15 @@ def bearer_presented(headers: Mapping[str, str]) -> bool:
     return bool(parts) and parts[0] == BEARER_SCHEME
 
 
+class _CachedSignatures:
+    """connexion asks `inspect.signature` of the check function twice per request; the answer never changes."""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _accepts_kwarg(func: Callable[..., Any], keyword: str) -> bool:
+        return AbstractSecurityHandler._accepts_kwarg(func, keyword)
+
+
 def security_map(credentials: Credentials) -> dict[str, type]:
     """Connexion security handlers bound to these credentials (no `x-*InfoFunc` needed in the spec)."""
 
@@ -79,11 +89,11 @@ def security_map(credentials: Credentials) -> dict[str, type]:
 
         return check
 
-    class Bearer(BearerSecurityHandler):
+    class Bearer(_CachedSignatures, BearerSecurityHandler):
         def _resolve_func(self, security_scheme: dict[str, Any]) -> Callable[..., Any]:
             return check_bearer
 
-    class ApiKey(ApiKeySecurityHandler):
+    class ApiKey(_CachedSignatures, ApiKeySecurityHandler):
         def _resolve_func(self, security_scheme: dict[str, Any]) -> Callable[..., Any]:
             return check_api_key_for(security_scheme["name"])
 

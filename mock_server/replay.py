@@ -1,0 +1,94 @@
+"""Replay connexion's answer to an identical request.
+
+With no latency, error rate or throttle configured, an answer is a pure function of the dataset and
+the request: the method, path, query string and the headers the contract reads (credentials,
+`Api-Version`, `Unique-Key`, and `Host`, which Mifumo's links embed). The first such request goes
+through connexion, which decides the answer; identical ones replay it. Bounded in bytes, least
+recently used first out, and cleared whenever the dataset changes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Key = tuple[str, str, bytes, tuple[tuple[bytes, bytes], ...]]
+# A request with a body, or one choosing its answer, is never replayed.
+_UNCACHEABLE = (b"prefer", b"transfer-encoding")
+
+
+@dataclass(frozen=True)
+class Answer:
+    start: Message
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + 64 * len(self.start.get("headers", ()))
+
+
+class ReplayCache:
+    def __init__(
+        self, header_names: Iterable[str], max_bytes: int = 32 * 1024 * 1024, max_answer: int = 512 * 1024
+    ) -> None:
+        self.header_names = frozenset(name.lower().encode("latin-1") for name in header_names) | {b"host"}
+        self.max_bytes = max_bytes
+        self.max_answer = max_answer
+        self._answers: OrderedDict[Key, Answer] = OrderedDict()
+        self._bytes = 0
+
+    def key(self, scope: Scope) -> Key | None:
+        relevant = []
+        for name, value in scope["headers"]:
+            if name in _UNCACHEABLE or (name == b"content-length" and value != b"0"):
+                return None
+            if name in self.header_names:
+                relevant.append((name, value))
+        relevant.sort(key=lambda item: item[0])  # stable: repeated headers keep their order
+        return scope["method"], scope["path"], scope.get("query_string", b""), tuple(relevant)
+
+    def clear(self) -> None:
+        self._answers.clear()
+        self._bytes = 0
+
+    def _store(self, key: Key, answer: Answer) -> None:
+        if answer.size > self.max_answer:
+            return
+        self._answers[key] = answer
+        self._bytes += answer.size
+        while self._bytes > self.max_bytes and self._answers:
+            _, evicted = self._answers.popitem(last=False)
+            self._bytes -= evicted.size
+
+    async def serve(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self.key(scope)
+        if key is None:
+            await app(scope, receive, send)
+            return
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+            # Middleware outside (CORS) edits the start message in place: every replay gets its own copy.
+            await send(_copy(answer.start))
+            await send({"type": "http.response.body", "body": answer.body})
+            return
+        messages: list[Message] = []
+
+        async def recording_send(message: Message) -> None:
+            messages.append(_copy(message))
+            await send(message)
+
+        await app(scope, receive, recording_send)
+        bodies = [m for m in messages if m["type"] == "http.response.body"]
+        starts = [m for m in messages if m["type"] == "http.response.start"]
+        if len(starts) == 1 and len(bodies) == 1 and not bodies[0].get("more_body"):
+            self._store(key, Answer(starts[0], bodies[0].get("body", b"")))
+
+
+def _copy(message: Message) -> Message:
+    if "headers" not in message:
+        return dict(message)
+    return {**message, "headers": list(message["headers"])}
