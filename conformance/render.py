@@ -35,11 +35,17 @@ def render(report: SuiteReport) -> str:
             f"  got:      {failure.got}",
             f"  reproduce: {failure.curl}",
         ]
+    if report.deadline_reached:
+        lines += ["", f"FAILURE {len(report.failures) + 1}: {report.deadline_message}"]
+    if report.throttled:
+        lines += ["", f"Waited out {report.throttled} 429 answer(s) (Retry-After), {report.throttled_seconds:.1f}s"]
     total = report.counts("api")
     passed = sum(c[Status.PASSED] for c in total.values())
     failed = sum(c[Status.FAILED] for c in total.values())
     skipped_count = sum(c[Status.SKIPPED] for c in total.values())
     verdict = "CONFORMANT" if report.passed else "NOT CONFORMANT"
+    if report.deadline_reached:
+        verdict += " (deadline reached, incomplete)"
     lines += [
         "",
         f"{verdict}: {passed} passed, {failed} failed, {skipped_count} skipped in {report.duration:.1f}s",

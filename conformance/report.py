@@ -34,6 +34,12 @@ class SuiteReport:
     duration: float = 0.0
     # A fingerprint per (operation, check) of the cases Schemathesis generated, to prove runs repeat.
     case_fingerprints: dict[str, str] = field(default_factory=dict)
+    # The --deadline ran out: what was left is reported skipped (never passed) and the run cannot pass.
+    deadline_reached: bool = False
+    deadline: float | None = None
+    # 429 answers waited out (Retry-After) and the seconds spent waiting.
+    throttled: int = 0
+    throttled_seconds: float = 0.0
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -41,11 +47,19 @@ class SuiteReport:
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.deadline_reached
 
     @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
+
+    @property
+    def deadline_message(self) -> str:
+        """The run-level finding when the deadline ran out, else ''."""
+        if not self.deadline_reached:
+            return ""
+        budget = f" (--deadline {self.deadline:g}s)" if self.deadline else ""
+        return f"deadline reached{budget}: the run is incomplete; checks not run are reported skipped, not passed"
 
     def result(self, operation: str, check: str) -> CheckResult:
         return next(r for r in self.results if r.operation == operation and r.check == check)
