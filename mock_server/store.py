@@ -6,28 +6,52 @@ many records there are or how deep the page is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from fixtures import Dataset
+from fixtures.history import GeneratedHistory
+
+
+class EncodedView:
+    """Records at some positions of an ordered history, encoded when a page first asks for them."""
+
+    def __init__(self, positions: Sequence[int], encode: Callable[[int], bytes]) -> None:
+        self.positions = positions
+        self.encode = encode
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, window: slice) -> list[bytes]:
+        return [self.encode(position) for position in self.positions[window]]
 
 
 class HistoryStore:
-    """Mifumo billing records: `created_at` descending, ties by `id` ascending; views per `type`."""
+    """Mifumo billing records: `created_at` descending, ties by `id` ascending; views per `type`.
 
-    def __init__(self, records: Iterable[dict[str, Any]], types: Sequence[str]) -> None:
+    Generated histories arrive in order with their per-type positions (see fixtures.history), and are
+    encoded lazily; loaded files are sorted and encoded once here.
+    """
+
+    def __init__(self, records: Sequence[dict[str, Any]], types: Sequence[str]) -> None:
+        self.views: dict[str | None, Sequence[bytes]] = {}
+        if isinstance(records, GeneratedHistory):
+            encode = functools.lru_cache(maxsize=16384)(lambda position: orjson.dumps(records.record(position)))
+            for kind in (None, *types):
+                self.views[kind] = EncodedView(records.positions(kind), encode)
+            return
         ordered = sorted(records, key=lambda r: (-datetime.fromisoformat(r["created_at"]).timestamp(), r["id"]))
-        self.encoded: dict[str | None, list[bytes]] = {None: [orjson.dumps(r) for r in ordered]}
+        self.views[None] = [orjson.dumps(r) for r in ordered]
         for kind in types:
-            self.encoded[kind] = [
-                blob for blob, r in zip(self.encoded[None], ordered, strict=True) if r["type"] == kind
-            ]
+            self.views[kind] = [blob for blob, r in zip(self.views[None], ordered, strict=True) if r["type"] == kind]
 
-    def view(self, kind: str | None) -> list[bytes]:
-        return self.encoded.get(kind, [])
+    def view(self, kind: str | None) -> Sequence[bytes]:
+        return self.views.get(kind, [])
 
 
 class StatementStore:
