@@ -1,4 +1,5 @@
-"""`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 failing, 2 unusable."""
+"""`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 failing (or the
+deadline reached), 2 unusable (bad usage, or a target that does not accept connections)."""
 
 from __future__ import annotations
 
@@ -50,9 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--junit-xml", default=_env("JUNIT_XML"), help="write a JUnit XML report here [BILLING_JUNIT_XML]")
     add("--exclude-check", action="append", default=[], metavar="NAME", help="skip a check (repeatable)")
-    add("--timeout", type=float, default=float(_env("TIMEOUT", "10") or 10), help="seconds per request")
-    add("--deadline", type=float, default=_float(_env("DEADLINE")), help="seconds for the whole run")
-    add("--max-rate", type=float, default=_float(_env("MAX_RATE")), help="requests per second cap")
+    add(
+        "--timeout",
+        type=float,
+        default=float(_env("TIMEOUT", "10") or 10),
+        help="seconds per request [BILLING_TIMEOUT]",
+    )
+    add(
+        "--deadline",
+        type=float,
+        default=_float(_env("DEADLINE")),
+        help="seconds for the whole run; reaching it fails the run (exit 1) [BILLING_DEADLINE]",
+    )
+    add(
+        "--max-rate",
+        type=float,
+        default=_float(_env("MAX_RATE")),
+        help="at most N requests in any second, both phases [BILLING_MAX_RATE]",
+    )
     add("--quiet", action="store_true", help="no progress lines")
     return parser
 
