@@ -17,6 +17,11 @@ from fixtures import Dataset
 from fixtures.history import GeneratedHistory
 
 
+def compact_json(value: Any) -> bytes:
+    """orjson's bytes keep its ~4 KiB working buffer allocated; a held blob is copied to its own size."""
+    return bytes(memoryview(orjson.dumps(value)))
+
+
 class EncodedView:
     """Records at some positions of an ordered history, encoded when a page first asks for them."""
 
@@ -41,12 +46,12 @@ class HistoryStore:
     def __init__(self, records: Sequence[dict[str, Any]], types: Sequence[str]) -> None:
         self.views: dict[str | None, Sequence[bytes]] = {}
         if isinstance(records, GeneratedHistory):
-            encode = functools.lru_cache(maxsize=16384)(lambda position: orjson.dumps(records.record(position)))
+            encode = functools.lru_cache(maxsize=16384)(lambda position: compact_json(records.record(position)))
             for kind in (None, *types):
                 self.views[kind] = EncodedView(records.positions(kind), encode)
             return
         ordered = sorted(records, key=lambda r: (-datetime.fromisoformat(r["created_at"]).timestamp(), r["id"]))
-        self.views[None] = [orjson.dumps(r) for r in ordered]
+        self.views[None] = [compact_json(r) for r in ordered]
         for kind in types:
             self.views[kind] = [blob for blob, r in zip(self.views[None], ordered, strict=True) if r["type"] == kind]
 
@@ -68,7 +73,7 @@ class StatementStore:
         self.by_id: dict[str, dict[str, bytes]] = {}
         self._views: dict[tuple[str | None, str], list[dict[str, bytes]]] = {}
         for statement in ordered:
-            encoded = {v: orjson.dumps({**statement, "api_version": v}) for v in self.versions}
+            encoded = {v: compact_json({**statement, "api_version": v}) for v in self.versions}
             self.by_id[statement["id"]] = encoded
             owner = statement["owner"]["id"] if statement["owner"] else None
             for account in {None, owner} if owner else {None}:
