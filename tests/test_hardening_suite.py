@@ -112,7 +112,7 @@ def test_slow_target_reports_timeouts_and_finishes_within_the_deadline(slow_url:
     # Schemathesis' cases and the semantic checks both report the timeouts, as failures.
     assert "no response within 0.3s (--timeout)" in done.stdout
     assert "schema_request_errors" in done.stdout and "timed out" in done.stdout
-    assert "PASSED" not in done.stdout and " 0 passed" in done.stdout
+    assert "NOT CONFORMANT" in done.stdout and ": 0 passed" in done.stdout
     # The deadline holds: the run's own duration, plus interpreter start-up and teardown.
     assert wall < 6 + 4, wall
 
@@ -131,7 +131,8 @@ def test_slow_target_semantic_checks_fail_with_a_clear_message(slow_url: str) ->
 
 def test_deadline_reached_fails_the_run_and_passes_nothing(slow_url: str) -> None:
     report, wall = _timed(SuiteConfig(wepay_url=slow_url, schema_checks=False, timeout=1.0, deadline=1.2))
-    assert wall < 1.2 + 0.5, wall
+    # Slack for what cannot be interrupted (thread and socket teardown), not for another request.
+    assert wall < 1.2 + 1.0, wall
     assert report.deadline_reached and report.exit_code == 1 and not report.passed
     assert not [r for r in report.results if r.status is Status.PASSED]
     not_run = [r for r in report.results if r.status is Status.SKIPPED]
@@ -144,7 +145,7 @@ def test_deadline_reached_fails_the_run_and_passes_nothing(slow_url: str) -> Non
 
 def test_deadline_during_schema_checks_passes_no_schema_check(slow_url: str) -> None:
     report, wall = _timed(SuiteConfig(wepay_url=slow_url, timeout=0.3, deadline=2, max_examples=5))
-    assert wall < 2 + 0.6, wall
+    assert wall < 2 + 1.0, wall
     assert report.deadline_reached and report.exit_code == 1
     assert not [r for r in report.results if r.status is Status.PASSED]
 
