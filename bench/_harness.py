@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -226,9 +227,24 @@ def _wrk_ms(text: str, label: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
-def run_wrk(url: str, headers: dict[str, str], duration: float, connections: int) -> Load:
+# Each request gets its own ignored query parameter: no two requests are identical, so none is replayed.
+DISTINCT_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
+  return wrk.format(nil, wrk.path .. sep .. "bench_request=" .. counter)
+end
+"""
+
+
+def run_wrk(url: str, headers: dict[str, str], duration: float, connections: int, distinct: bool = False) -> Load:
     argv = [*pin(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
             "--timeout", "5s"]
+    if distinct:
+        script = Path(tempfile.gettempdir()) / "billing-bench-distinct.lua"
+        script.write_text(DISTINCT_LUA)
+        argv += ["-s", str(script)]
     for key, value in headers.items():
         argv += ["-H", f"{key}: {value}"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=duration + 30, check=True).stdout
@@ -248,8 +264,13 @@ def run_python(url: str, headers: dict[str, str], duration: float, connections: 
     return Load(**json.loads(out))
 
 
-def load(loader: str, url: str, headers: dict[str, str], duration: float, connections: int) -> Load:
-    return (run_wrk if loader == "wrk" else run_python)(url, headers, duration, connections)
+def load(loader: str, url: str, headers: dict[str, str], duration: float, connections: int,
+         distinct: bool = False) -> Load:
+    if loader == "wrk":
+        return run_wrk(url, headers, duration, connections, distinct)
+    if distinct:
+        return Load(float("nan"), float("nan"), float("nan"), 0, 0)  # the Python generator repeats its URL
+    return run_python(url, headers, duration, connections)
 
 
 def check(url: str, headers: dict[str, str]) -> bytes:

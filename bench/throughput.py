@@ -19,6 +19,9 @@ import _harness as h
 ENDPOINTS = (("Mifumo list", h.MIFUMO, h.mifumo_headers), ("WePay list", h.WEPAY, h.wepay_headers))
 
 
+UNCACHED = "mock, every request distinct (no replay)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="throughput.py", description=__doc__.split("\n\n")[0])
     h.add_common_options(parser)
@@ -53,13 +56,21 @@ def main(argv: list[str] | None = None) -> None:
                     srv.sample_rss()
                     print(f"  round {round_ + 1} {label:11} {srv.name:9} {result.rps:9,.0f} req/s "
                           f"p99 {result.p99_ms:7.2f} ms", flush=True)
+                    if srv is mock:  # the same mock, every request distinct: connexion decides each one
+                        result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections,
+                                        distinct=True)
+                        runs.setdefault((label, UNCACHED), []).append(result)
+                        print(f"  round {round_ + 1} {label:11} {UNCACHED} {result.rps:9,.0f} req/s "
+                              f"p99 {result.p99_ms:7.2f} ms", flush=True)
         rows = []
         for label, _, _ in ENDPOINTS:
             med = {srv.name: h.median_load(runs[(label, srv.name)]) for srv in servers}
-            for srv in servers:
-                m = med[srv.name]
+            med[UNCACHED] = h.median_load(runs[(label, UNCACHED)])
+            rss = {srv.name: max(srv.rss) for srv in servers} | {UNCACHED: max(mock.rss)}
+            for name in ["mock", UNCACHED, *(srv.name for srv in servers[1:])]:
+                m = med[name]
                 prism = med.get("prism", h.Load(float("nan"), float("nan"), float("nan"), 0, 0))
-                rows.append([label, srv.name, m.rps, m.p50_ms, m.p99_ms, max(srv.rss), m.errors,
+                rows.append([label, name, m.rps, m.p50_ms, m.p99_ms, rss[name], m.errors,
                              h.ratio(m.rps, prism.rps), h.ratio(m.p99_ms, prism.p99_ms),
                              h.ratio(m.rps, med["starlette"].rps, percent=True)])
         print(h.table(f"List endpoints at c={args.connections} (medians of {args.rounds})",
