@@ -92,7 +92,8 @@ def measure(args: argparse.Namespace, servers: list[h.Server], work: dict[str, l
                     continue
                 case = work[srv.name][case_index]
                 h.check(srv.url + case.path, case.headers())
-                result = h.load(args.loader, srv.url + case.path, case.headers(), args.duration, args.connections)
+                result = h.load(args.loader, srv.url + case.path, case.headers(), args.duration, args.connections,
+                                distinct=args.distinct)
                 runs.setdefault((case.name, srv.name), []).append(result)
                 srv.sample_rss()
                 print(f"  round {round_ + 1} {case.name:29} {srv.name:10} {result.rps:9,.0f} req/s "
@@ -159,8 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--distinct", action="store_true",
+                        help="make every request distinct (wrk only), so no answer is replayed")
     args = h.parse(parser, argv)
-    print(f"# Scaling — {h.describe(args)}")
+    print(f"# Scaling — {h.describe(args)}" + ("; every request distinct (no replay)" if args.distinct else ""))
     if not args.skip_big:
         data_independence(args)
     if not args.skip_workers:
