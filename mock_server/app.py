@@ -49,6 +49,7 @@ from mock_server.validation import CollectingParameterValidator
 
 TOOLING_PREFIX = "/__mock"
 NO_PREFERENCE = Preference()
+CONTRACT_DOCUMENTS = frozenset({"/openapi.json", "/docs"})
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
@@ -236,9 +237,16 @@ class MockApp:
             await send(message)
 
         try:
-            await self._controlled(scope, receive, observed_send)
+            if self._served(path):
+                await self._controlled(scope, receive, observed_send)
+            else:  # connexion would redirect a stray slash (307), a status the contract never documents
+                await self._send_problem(scope, observed_send, ApiProblem(Kind.NOT_FOUND))
         finally:
             self.request_log.add(scope, status)
+
+    def _served(self, path: str) -> bool:
+        """A path of the contract, or one of the contract's own documents (/openapi.json, /docs)."""
+        return self.state.spec.documents_path(path) or path in CONTRACT_DOCUMENTS or path.startswith("/docs/")
 
     async def _controlled(self, scope: Scope, receive: Receive, send: Send) -> None:
         prefer = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"prefer"), None)

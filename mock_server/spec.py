@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,17 @@ class Spec:
 
     def response_header_enum(self, operation_id: str, status: int, header: str) -> list[Any]:
         return self.response(operation_id, status)["headers"][header]["schema"]["enum"]
+
+    def documents_path(self, path: str) -> bool:
+        """Whether a request path matches one of the spec's path templates exactly (no slash tolerance)."""
+        return any(pattern.fullmatch(path) for pattern in self._path_patterns)
+
+    @functools.cached_property
+    def _path_patterns(self) -> list[re.Pattern[str]]:
+        return [
+            re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+            for template in self.document["paths"]
+        ]
 
     def tag_of_path(self, path: str) -> str | None:
         """The tag owning a request path: the spec path sharing its longest static prefix."""

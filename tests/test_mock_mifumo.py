@@ -217,3 +217,9 @@ def _size(**kwargs: int):
     from fixtures import DatasetSize
 
     return DatasetSize(**kwargs)
+
+
+def test_the_path_without_its_slash_is_not_found_not_redirected(api: httpx.Client, mifumo_auth: dict[str, str]) -> None:
+    response = api.get(PATH.rstrip("/"), headers=mifumo_auth, follow_redirects=False)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -238,3 +238,9 @@ def test_errors_carry_no_record_data(api: httpx.Client, wepay_auth: dict[str, st
     ):
         assert statement_id not in response.text
         assert "total_fee_amount" not in response.text
+
+
+@pytest.mark.parametrize("path", [f"{LIST}/", f"{LIST}/x/"])
+def test_a_stray_slash_is_not_found_not_redirected(api: httpx.Client, wepay_auth: dict[str, str], path: str) -> None:
+    response = api.get(path, headers=wepay_auth, follow_redirects=False)
+    _assert_v3(response, 404, "NOT_FOUND")
