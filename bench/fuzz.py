@@ -99,7 +99,7 @@ def fit_cursor(case: schemathesis.Case) -> schemathesis.Case:
     return case
 
 
-def load_schema(base_url: str, headers: dict[str, str], cases: int, seed: int | None) -> schemathesis.BaseSchema:
+def load_schema(base_url: str, headers: dict[str, str], cases: int, seed: int) -> schemathesis.BaseSchema:
     """The contract with every check on, both generation modes, `cases` fuzzing draws spread over the
     operations, and the cursor hook."""
     per_operation = max(1, -(-cases // OPERATIONS))
@@ -147,7 +147,7 @@ def _run_once(schema: schemathesis.BaseSchema, result: FuzzResult) -> None:
             result.failures.extend(f"{f.code} {f.title}: {f.message}" for f in event.failures)
 
 
-def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int | None = None,
+def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int = 0,
              max_rounds: int = MAX_ROUNDS) -> FuzzResult:
     """Run every phase, round after round (seed, seed + 1, ...), until at least `cases` cases ran.
 
@@ -157,7 +157,7 @@ def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES,
     result = FuzzResult()
     started = time.monotonic()
     while result.cases < cases and result.rounds < max_rounds and result.ok:
-        round_seed = None if seed is None else seed + result.rounds
+        round_seed = seed + result.rounds
         # the examples, coverage and stateful phases roughly double what fuzzing draws
         draws = max(OPERATIONS * 10, (cases - result.cases) // 3)
         _run_once(load_schema(base_url, headers, draws, round_seed), result)
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bearer-token")
     parser.add_argument("--app-id")
     parser.add_argument("--app-token")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=int, default=0, help="first round's seed (rounds use seed, seed + 1, ...)")
     args = parser.parse_args(argv)
     with target(args.url, args.bearer_token, args.app_id, args.app_token) as (url, headers):
         result = run_fuzz(url, headers, args.cases, args.seed)
