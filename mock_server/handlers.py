@@ -4,15 +4,19 @@ filter and refuse what no schema can express (a page past the end, a forged curs
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
-from connexion import request
+from connexion.context import scope as current_scope
+from starlette.datastructures import URL
 from starlette.responses import Response
+from starlette.types import Scope
 
 from mock_server.pagination import CursorCodec, CursorState, InvalidCursor, Window, page_link, page_number_window
 from mock_server.problems import ApiProblem, FieldError, Kind, Reason
+from mock_server.query import resolved_query
 from mock_server.store import ServingData
 
 JSON = "application/json"
@@ -21,6 +25,23 @@ _NULL = b"null"
 
 def _json_str(text: str | None) -> bytes:
     return _NULL if text is None else orjson.dumps(text)
+
+
+def _request_scope() -> Scope:
+    # `connexion.request` builds a new request object on every attribute access; the scope is the request.
+    return current_scope._get_current_object()
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return next(value.decode("latin-1") for key, value in scope["headers"] if key == name)
+
+
+def _query(scope: Scope) -> Mapping[str, Any]:
+    """The query as validated; parsed here only if connexion's validator has not already."""
+    resolved = resolved_query(scope)
+    if resolved is None:
+        return dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    return resolved
 
 
 class Handlers:
@@ -58,7 +79,7 @@ class Handlers:
         window = page_number_window(page, page_size, len(view))
         if window is None:
             raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
-        url = request.url
+        url = URL(scope=_request_scope())
         base = f"{url.scheme}://{url.netloc}{url.path}"
         next_link = page_link(base, url.query, "page", page + 1) if window.has_next else None
         previous_link = page_link(base, url.query, "page", page - 1) if window.has_previous else None
@@ -84,9 +105,10 @@ class Handlers:
         account_id: str | None = None,
         currency: str = "USD",
     ):
-        version = request.headers["api-version"]
+        scope = _request_scope()
+        version = _header(scope, b"api-version")
         if page is not None:
-            state = self._cursor_state(page)
+            state = self._cursor_state(scope, page)
         else:
             state = CursorState(0, page_size, (("account_id", account_id or ""), ("currency", currency)))
         filters = dict(state.filters)
@@ -110,8 +132,8 @@ class Handlers:
         )
         return Response(body, media_type=JSON)
 
-    def _cursor_state(self, token: str) -> CursorState:
-        given = request.query_params
+    def _cursor_state(self, scope: Scope, token: str) -> CursorState:
+        given = _query(scope)
         conflicts = tuple(
             FieldError("query", name, Reason.NOT_ALLOWED_WITH_CURSOR, given[name])
             for name in self.cursor_excludes
@@ -134,4 +156,4 @@ class Handlers:
         encoded = self.data.statements.by_id.get(id)
         if encoded is None:
             raise ApiProblem(Kind.NOT_FOUND, resource_param="id", detail=id)
-        return Response(encoded[request.headers["api-version"]], media_type=JSON)
+        return Response(encoded[_header(_request_scope(), b"api-version")], media_type=JSON)

@@ -1,4 +1,4 @@
-"""Connexion's async operation, with its handler decorated once instead of on every request.
+"""Connexion's async operation, with the per-request work that depends only on the spec done once.
 
 In connexion 3.3 every request rebuilds the operation's decorator chain twice over: `AsyncOperation.fn`
 is a property that builds a `StarletteDecorator`, and that decorator's wrapper calls `decorate()`
@@ -6,43 +6,135 @@ is a property that builds a `StarletteDecorator`, and that decorator's wrapper c
 mock's CPU under load. The chain holds no per-request state — the request, its scope and the URI
 parser come from connexion's context variables at call time — so here it is built once per operation.
 `AsyncASGIApp.api_cls` is the hook connexion offers for swapping the operation class.
+
+For an operation without a request body (all of the contract's), the parameter decorator is replaced
+by `PlannedParameterDecorator`, which does what connexion's does — the handler gets the path and query
+parameters, cast per their schemas, with the spec's defaults — from a plan of the operation made once:
+parameter definitions, defaults, argument names and the URI parser, which connexion's recomputes from the
+spec on every request. It also reuses the query the request validator parsed (mock_server.query), and
+never reads a body the operation does not define: connexion's would parse a multipart body on a GET and
+hand an uploaded file to the handler in place of a validated parameter of the same name.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from copy import deepcopy
 from typing import Any
 
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
-from connexion.context import receive, scope
+from connexion.context import context, receive, scope
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import (
+    CONTEXT_NAME,
+    AsyncParameterDecorator,
+    _get_query_defaults,
+    _get_val_from_param,
+    sanitized,
+    unwrap_decorators,
+)
+from connexion.lifecycle import ConnexionRequest
 from connexion.operations import AbstractOperation
+from connexion.utils import deep_merge, inspect_function_arguments
+
+from mock_server.query import SharedQueryRequest
+
+
+class ArgumentPlan:
+    """What connexion's parameter decorator derives from the spec for one operation."""
+
+    def __init__(self, operation: AbstractOperation, arguments: list[str]) -> None:
+        self.arguments = frozenset(arguments)
+        self.path = {p["name"]: p for p in operation.parameters if p["in"] == "path"}
+        self.query = {p["name"]: p for p in operation.parameters if p["in"] == "query"}
+        self.defaults = _get_query_defaults(self.query)
+        # With no object-valued default, connexion's deepcopy-and-deep_merge is a plain dict update.
+        self.flat_defaults = not any(isinstance(value, dict) for value in self.defaults.values())
+        self.wants_context = CONTEXT_NAME in self.arguments
+
+    @staticmethod
+    def applies_to(operation: AbstractOperation, has_kwargs: bool) -> bool:
+        return not operation.is_request_body_defined and not has_kwargs
+
+    def kwargs(self, request: ConnexionRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for name, value in request.path_params.items():
+            definition = self.path.get(name)
+            kwargs[sanitized(name)] = value if definition is None else _get_val_from_param(value, definition)
+        query: Mapping[str, Any] = request.query_params
+        merged = {**self.defaults, **query} if self.flat_defaults else deep_merge(deepcopy(self.defaults), query)
+        for name, value in merged.items():
+            key = sanitized(name)
+            definition = self.query.get(name)
+            if key in self.arguments and definition is not None:
+                kwargs[key] = _get_val_from_param(value, definition)
+        for key, value in context.items():
+            if key in self.arguments:
+                kwargs[key] = value
+        if self.wants_context:
+            kwargs[CONTEXT_NAME] = context
+        return kwargs
+
+
+class PlannedParameterDecorator(AsyncParameterDecorator):
+    def __init__(self, *, operation: AbstractOperation, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.operation = operation
+        self.plan: ArgumentPlan | None = None
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+        if self.sanitize_fn is not sanitized or not ArgumentPlan.applies_to(self.operation, has_kwargs):
+            return super().__call__(function)
+        self.plan = plan = ArgumentPlan(self.operation, arguments)
+
+        @functools.wraps(function)
+        async def wrapper(request: ConnexionRequest) -> Any:
+            return await function(**plan.kwargs(request))
+
+        return wrapper
 
 
 class PrebuiltStarletteDecorator(StarletteDecorator):
+    def __init__(self, *, operation: AbstractOperation, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.operation = operation
+
+    @property
+    def _parameter_decorator_cls(self) -> Callable[..., AsyncParameterDecorator]:  # type: ignore[override]
+        return functools.partial(PlannedParameterDecorator, operation=self.operation)
+
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
         decorated = self.decorate(function)
+        uri_parser = self.operation.uri_parser_class(self.operation.parameters, self.operation.body_definition())
 
         @functools.wraps(function)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            request = self.framework.get_request(uri_parser=self.uri_parser, scope=scope, receive=receive)
+            request = SharedQueryRequest(scope._get_current_object(), receive, uri_parser=uri_parser)
             return await decorated(request)
 
         return wrapper
 
 
 class PrebuiltAsyncOperation(AsyncOperation):
+    spec_operation: AbstractOperation
+
     @functools.cached_property
     def fn(self) -> Callable[..., Any]:  # type: ignore[override]
-        return PrebuiltStarletteDecorator(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+        decorator = PrebuiltStarletteDecorator(
+            operation=self.spec_operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+        return decorator(self._fn)
 
 
 class PrebuiltAsyncApi(AsyncApi):
     def make_operation(self, operation: AbstractOperation) -> AsyncOperation:
-        return PrebuiltAsyncOperation.from_operation(
+        built = PrebuiltAsyncOperation.from_operation(
             operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
         )
+        built.spec_operation = operation
+        return built
 
 
 def use_prebuilt_operations(asgi_app: AsyncASGIApp) -> None:

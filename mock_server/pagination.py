@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
@@ -50,13 +51,20 @@ def page_number_window(page: int, page_size: int, total: int) -> Window | None:
     return Window((page - 1) * page_size, page_size, total)
 
 
+# A query whose every piece is `name=value` in characters urlencode() leaves alone: decoding and
+# re-encoding it would give each piece back unchanged, so it is split instead (the common case).
+_PLAIN_QUERY = re.compile(r"[\w.~-]+=[\w.~-]*(?:&[\w.~-]+=[\w.~-]*)*", re.ASCII)
+
+
 def page_link(base_url: str, raw_query: str, page_param: str, page: int) -> str:
     """DRF's link: every other query parameter kept (sorted, as DRF's urlencode does); page 1 drops the page."""
-    params = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True) if k != page_param]
+    plain = _PLAIN_QUERY.fullmatch(raw_query) is not None
+    pairs = [piece.split("=", 1) for piece in raw_query.split("&")] if plain else parse_qsl(raw_query, True)
+    params = [(k, v) for k, v in pairs if k != page_param]
     if page > 1:
         params.append((page_param, str(page)))
     params.sort(key=lambda item: item[0])
-    query = urlencode(params)
+    query = "&".join(f"{k}={v}" for k, v in params) if plain else urlencode(params)
     return f"{base_url}?{query}" if query else base_url
 
 
@@ -103,7 +111,7 @@ class CursorCodec:
         return cls(hashlib.sha256(material).digest())
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[: self.MAC_BYTES]
+        return hmac.digest(self._key, payload, "sha256")[: self.MAC_BYTES]
 
     def encode(self, state: CursorState) -> str:
         payload = orjson.dumps({"o": state.offset, "s": state.page_size, "f": [list(f) for f in state.filters]})

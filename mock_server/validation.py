@@ -14,8 +14,10 @@ from typing import Any
 from connexion.lifecycle import ConnexionRequest
 from connexion.validators import ParameterValidator
 from jsonschema import Draft4Validator
+from starlette.types import Scope
 
 from mock_server.problems import ApiProblem, FieldError, Kind, Location, Reason
+from mock_server.query import SharedQueryRequest
 
 _FORMAT_CHECKER = Draft4Validator.FORMAT_CHECKER
 _REASONS = {reason.value: reason for reason in Reason}
@@ -92,6 +94,9 @@ class CollectingParameterValidator(ParameterValidator):
     def __init__(self, parameters, uri_parser, strict_validation=False, security_query_params=None) -> None:
         super().__init__(parameters, uri_parser, strict_validation, security_query_params)
         self._compiled = compile_parameters(parameters)
+
+    def validate(self, scope: Scope) -> None:
+        self.validate_request(SharedQueryRequest(scope, uri_parser=self.uri_parser))
 
     def validate_request(self, request: ConnexionRequest) -> None:
         check_query_size(request.scope.get("query_string", b""))  # before connexion parses the query

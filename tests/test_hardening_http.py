@@ -353,6 +353,23 @@ def test_bodies_on_get_are_ignored_or_refused(mock: RunningMock, path: str, cont
     assert_still_serving(mock)
 
 
+@pytest.mark.parametrize("field", ["page_size", "page", "type", "account_id", "currency"])
+@pytest.mark.parametrize("path", [MIFUMO, WEPAY])
+def test_a_multipart_get_body_never_stands_in_for_a_parameter(mock: RunningMock, path: str, field: str) -> None:
+    """A well-formed multipart body on a GET, its file named like a query parameter, is ignored: the
+    answer is the body-less one (connexion alone would pass the uploaded file to the handler: a 500)."""
+    headers = mock.wepay_headers if path == WEPAY else mock.mifumo_headers
+    multipart = (
+        b"--b\r\nContent-Disposition: form-data; name=\"" + field.encode() + b"\"; filename=\"a.txt\"\r\n"
+        b"Content-Type: text/plain\r\n\r\n5\r\n--b--\r\n"
+    )
+    with_body = parse(exchange(mock, request(path, {**headers, "Content-Type": "multipart/form-data; boundary=b"},
+                                             body=multipart)))
+    without = parse(exchange(mock, request(path, headers)))
+    assert with_body is not None and without is not None
+    assert (with_body.status, with_body.json()) == (200, without.json())
+
+
 # -- path traversal ----------------------------------------------------------------------------------
 
 TRAVERSALS = [

@@ -108,7 +108,9 @@ def slow_url() -> Iterator[str]:
 def test_slow_target_reports_timeouts_and_finishes_within_the_deadline(slow_url: str) -> None:
     # The whole run takes ~8 s here (Schemathesis' phases, then 11 semantic checks at 0.3 s each); the deadline
     # leaves room for a slower CI machine so that both phases are reached, and still bounds the run.
-    done, wall = _cli("--mifumo-url", slow_url, "--timeout", "0.3", "--deadline", "25", "--max-examples", "2", "--quiet")
+    done, wall = _cli(
+        "--mifumo-url", slow_url, "--timeout", "0.3", "--deadline", "25", "--max-examples", "2", "--quiet"
+    )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     # Schemathesis' cases and the semantic checks both report the timeouts, as failures.

@@ -77,3 +77,31 @@ def test_wepay_walks_are_complete_ordered_and_reversible(seed: int, page_size: i
     if len(forward) > 1:
         backward = _walk(client, forward[-2]["next"], headers, "previous")
         assert [p["results"] for p in backward[::-1]] == [p["results"] for p in forward]
+
+
+def _drf_replace_query_param(base: str, raw_query: str, key: str, page: int) -> str:
+    """DRF's `replace_query_param` / `remove_query_param` as its PageNumberPagination applies them."""
+    from urllib.parse import parse_qs, urlencode
+
+    query = parse_qs(raw_query, keep_blank_values=True)
+    query.pop(key, None)
+    if page > 1:
+        query[key] = [str(page)]
+    encoded = urlencode(sorted(query.items()), doseq=True)
+    return f"{base}?{encoded}" if encoded else base
+
+
+@given(
+    st.lists(
+        st.tuples(st.text("abpage_z9.~-%+=é;&", min_size=0, max_size=6), st.text("ab9.~-%+= é&", max_size=6)),
+        max_size=5,
+    ),
+    st.integers(1, 5),
+)
+@settings(max_examples=500, deadline=None)
+def test_page_links_keep_other_parameters_as_drf_does(pairs: list[tuple[str, str]], page: int) -> None:
+    """Mifumo's link for any raw query (plain or needing decoding) is DRF's: others kept sorted, page replaced."""
+    from mock_server.pagination import page_link
+
+    raw = "&".join(f"{k}={v}" for k, v in pairs)
+    assert page_link("http://h/p/", raw, "page", page) == _drf_replace_query_param("http://h/p/", raw, "page", page)
