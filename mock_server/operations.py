@@ -46,9 +46,11 @@ class ArgumentPlan:
 
     def __init__(self, operation: AbstractOperation, arguments: list[str]) -> None:
         self.arguments = frozenset(arguments)
-        self.path = {p["name"]: p for p in operation.parameters if p["in"] == "path"}
-        self.query = {p["name"]: p for p in operation.parameters if p["in"] == "query"}
-        self.defaults = _get_query_defaults(self.query)
+        self.path = {p["name"]: (sanitized(p["name"]), p) for p in operation.parameters if p["in"] == "path"}
+        query = {p["name"]: p for p in operation.parameters if p["in"] == "query"}
+        self.defaults = _get_query_defaults(query)
+        # Connexion passes a query parameter when its sanitized name is one of the handler's arguments.
+        self.query = {name: (sanitized(name), p) for name, p in query.items() if sanitized(name) in self.arguments}
         # With no object-valued default, connexion's deepcopy-and-deep_merge is a plain dict update.
         self.flat_defaults = not any(isinstance(value, dict) for value in self.defaults.values())
         self.wants_context = CONTEXT_NAME in self.arguments
@@ -60,15 +62,17 @@ class ArgumentPlan:
     def kwargs(self, request: ConnexionRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for name, value in request.path_params.items():
-            definition = self.path.get(name)
-            kwargs[sanitized(name)] = value if definition is None else _get_val_from_param(value, definition)
+            known = self.path.get(name)
+            if known is None:  # a path parameter the spec does not define (connexion's injection mechanism)
+                kwargs[sanitized(name)] = value
+            else:
+                kwargs[known[0]] = _get_val_from_param(value, known[1])
         query: Mapping[str, Any] = request.query_params
         merged = {**self.defaults, **query} if self.flat_defaults else deep_merge(deepcopy(self.defaults), query)
         for name, value in merged.items():
-            key = sanitized(name)
-            definition = self.query.get(name)
-            if key in self.arguments and definition is not None:
-                kwargs[key] = _get_val_from_param(value, definition)
+            known = self.query.get(name)
+            if known is not None:
+                kwargs[known[0]] = _get_val_from_param(value, known[1])
         for key, value in context.items():
             if key in self.arguments:
                 kwargs[key] = value
