@@ -14,10 +14,14 @@ from typing import Any
 import orjson
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fixtures import Dataset, generate_dataset, load_dataset
@@ -50,6 +54,12 @@ from mock_server.validation import CollectingParameterValidator
 TOOLING_PREFIX = "/__mock"
 NO_PREFERENCE = Preference()
 CONTRACT_DOCUMENTS = frozenset({"/openapi.json", "/docs"})
+# The contract's paths go through connexion without its Swagger UI router (a routing pass per request)
+# or its response validator (off: the mock's answers are checked by the tests); the documents come from
+# a second connexion app holding only those.
+_UNUSED_ON_CONTRACT = (SwaggerUIMiddleware, ResponseValidationMiddleware)
+CONTRACT_MIDDLEWARES = tuple(m for m in ConnexionMiddleware.default_middlewares if m not in _UNUSED_ON_CONTRACT)
+DOCUMENT_MIDDLEWARES = (ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware)
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
@@ -129,11 +139,12 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
     )
     renderer = ErrorRenderer(spec)
     controls = Controls(spec, config.controls)
+    resolver = Resolver(function_resolver=handlers.resolve)
     app = AsyncApp(
         __name__,
+        middlewares=list(CONTRACT_MIDDLEWARES),  # connexion inserts added middlewares into this list
         security_map=security_map(config.credentials),
         validator_map={"parameter": CollectingParameterValidator},
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
     )
     use_prebuilt_operations(app._middleware_app)  # connexion's hook; see mock_server.operations
     app.add_middleware(
@@ -148,18 +159,19 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         controls=controls,
         account_header=_account_header(spec),
     )
-    app.add_api(
-        spec.document,
-        resolver=Resolver(function_resolver=handlers.resolve),
-        validate_responses=False,
-        strict_validation=False,
-        pythonic_params=False,
+    app.add_api(spec.document, resolver=resolver, strict_validation=False, pythonic_params=False)
+    docs = AsyncApp(
+        __name__,
+        middlewares=list(DOCUMENT_MIDDLEWARES),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
     )
-    for exc_class in (ApiProblem, ProblemException, HTTPException, Exception):
-        app.add_error_handler(exc_class, renderer)
-    for status in (404, 405):
-        app.add_error_handler(status, renderer)
-    return MockApp(app, state, renderer, handlers, controls)
+    docs.add_api(spec.document, resolver=resolver)
+    for connexion_app in (app, docs):
+        for exc_class in (ApiProblem, ProblemException, HTTPException, Exception):
+            connexion_app.add_error_handler(exc_class, renderer)
+        for status in (404, 405):
+            connexion_app.add_error_handler(status, renderer)
+    return MockApp(app, docs, state, renderer, handlers, controls)
 
 
 class MockApp:
@@ -173,12 +185,14 @@ class MockApp:
     def __init__(
         self,
         connexion_app: AsyncApp,
+        docs_app: AsyncApp,
         state: MockState,
         renderer: ErrorRenderer,
         handlers: Handlers,
         controls: Controls,
     ) -> None:
         self.connexion_app = connexion_app
+        self.docs_app = docs_app
         self.state = state
         self.renderer = renderer
         self.handlers = handlers
@@ -237,18 +251,16 @@ class MockApp:
             await send(message)
 
         try:
-            if self._served(path):
-                await self._controlled(scope, receive, observed_send)
+            if self.state.spec.documents_path(path):
+                await self._controlled(self.connexion_app, scope, receive, observed_send)
+            elif path in CONTRACT_DOCUMENTS or path.startswith("/docs/"):
+                await self._controlled(self.docs_app, scope, receive, observed_send)
             else:  # connexion would redirect a stray slash (307), a status the contract never documents
                 await self._send_problem(scope, observed_send, ApiProblem(Kind.NOT_FOUND))
         finally:
             self.request_log.add(scope, status)
 
-    def _served(self, path: str) -> bool:
-        """A path of the contract, or one of the contract's own documents (/openapi.json, /docs)."""
-        return self.state.spec.documents_path(path) or path in CONTRACT_DOCUMENTS or path.startswith("/docs/")
-
-    async def _controlled(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _controlled(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         prefer = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"prefer"), None)
         try:
             preference = parse_prefer(prefer)
@@ -259,15 +271,15 @@ class MockApp:
         if delay:
             await asyncio.sleep(delay / 1000)
         if preference.fault:
-            await apply_fault(preference.fault, scope, receive, send, self.connexion_app)
+            await apply_fault(preference.fault, scope, receive, send, app)
             return
         if preference != NO_PREFERENCE:
             scope.setdefault("extensions", {})[SCOPE_KEY] = {"prefer": preference}
-            await self.connexion_app(scope, receive, send)
+            await app(scope, receive, send)
         elif self.replay is not None:
-            await self.replay.serve(self.connexion_app, scope, receive, send)
+            await self.replay.serve(app, scope, receive, send)
         else:
-            await self.connexion_app(scope, receive, send)
+            await app(scope, receive, send)
 
     async def _send_problem(self, scope: Scope, send: Send, problem: ApiProblem) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
