@@ -4,6 +4,7 @@ filter and refuse what no schema can express (a page past the end, a forged curs
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,6 +35,19 @@ def _request_scope() -> Scope:
 
 def _header(scope: Scope, name: bytes) -> str:
     return next(value.decode("latin-1") for key, value in scope["headers"] if key == name)
+
+
+def _host(scope: Scope) -> bytes | None:
+    return next((value for key, value in scope["headers"] if key == b"host"), None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _link_base(scheme: str, server: tuple[str, int] | None, path: str, host: bytes | None) -> str:
+    """`scheme://host/path` of the request as starlette reads it (Host header, else the server address):
+    the same for every request to a path, so worked out once per host, not per request."""
+    headers = [] if host is None else [(b"host", host)]
+    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": b"", "headers": headers})
+    return f"{url.scheme}://{url.netloc}{url.path}"
 
 
 def _query(scope: Scope) -> Mapping[str, Any]:
@@ -79,10 +93,12 @@ class Handlers:
         window = page_number_window(page, page_size, len(view))
         if window is None:
             raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
-        url = URL(scope=_request_scope())
-        base = f"{url.scheme}://{url.netloc}{url.path}"
-        next_link = page_link(base, url.query, "page", page + 1) if window.has_next else None
-        previous_link = page_link(base, url.query, "page", page - 1) if window.has_previous else None
+        scope = _request_scope()
+        server = scope.get("server")
+        base = _link_base(scope["scheme"], server and tuple(server), scope["path"], _host(scope))
+        query = scope["query_string"].decode().partition("#")[0]  # as starlette's URL.query reads it
+        next_link = page_link(base, query, "page", page + 1) if window.has_next else None
+        previous_link = page_link(base, query, "page", page - 1) if window.has_previous else None
         body = b"".join(
             (
                 b'{"count":%d,"next":' % window.total,
