@@ -12,7 +12,8 @@ Paths: "distinct" adds an ignored `bench_request=<n>` parameter to each request,
 authenticates, validates and answers every one; "replayed" repeats one request, answered from the
 replay cache after the first. Needs valgrind (`apt-get install valgrind`); ~10 min with the defaults.
 
-    python bench/instructions.py [--requests 100] [--rounds 2] [--big-records N] [--big-statements N] [--skip-big]
+    python bench/instructions.py [--quick] [--requests 100] [--rounds 2] [--big-records N] [--big-statements N]
+                                 [--skip-big]
 """
 
 from __future__ import annotations
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="instructions.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100, help="requests counted per case, path and round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="30 requests, 1 round")
     parser.add_argument("--big-records", type=int, default=1_000_000)
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
@@ -279,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--statements", type=int, default=1000, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.rounds = 30, 1
     if args.child:
         child(args.records, args.statements)
         return

@@ -1,9 +1,10 @@
 """Run the whole benchmark, or one part, and print its tables.
 
-    python bench/run.py [all|throughput|scaling|startup] [--quick] [--duration S] [--rounds N]
+    python bench/run.py [all|throughput|scaling|startup|instructions] [--quick] [--duration S] [--rounds N]
                         [--connections C] [--loader auto|wrk|python]
 
-Options after the part name go to that part (`all` passes the common ones to each). See
+Options after the part name go to that part (`all` passes the common ones to each load-driven part, and
+only `--quick` to `instructions`, which counts instructions under valgrind instead of timing load). See
 bench/README.md.
 """
 
@@ -11,11 +12,17 @@ from __future__ import annotations
 
 import sys
 
+import instructions
 import scaling
 import startup
 import throughput
 
-PARTS = {"throughput": throughput.main, "scaling": scaling.main, "startup": startup.main}
+PARTS = {
+    "throughput": throughput.main,
+    "scaling": scaling.main,
+    "startup": startup.main,
+    "instructions": instructions.main,
+}
 
 
 def main() -> None:
@@ -25,9 +32,13 @@ def main() -> None:
         print(__doc__)
         sys.exit(0 if part in PARTS or part == "all" else 2)
     for name, run in PARTS.items():
-        if part in ("all", name):
+        if part == name:
             run(argv)
-            print(flush=True)
+        elif part == "all":
+            run([a for a in argv if a == "--quick"] if name == "instructions" else argv)
+        else:
+            continue
+        print(flush=True)
 
 
 if __name__ == "__main__":

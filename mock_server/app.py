@@ -45,6 +45,7 @@ from mock_server.handlers import Handlers
 from mock_server.operations import use_prebuilt_operations
 from mock_server.pagination import CursorCodec
 from mock_server.problems import ApiProblem, Kind
+from mock_server.query import CachingURIParser
 from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
 from mock_server.spec import Spec
@@ -159,7 +160,13 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         controls=controls,
         account_header=_account_header(spec),
     )
-    app.add_api(spec.document, resolver=resolver, strict_validation=False, pythonic_params=False)
+    app.add_api(
+        spec.document,
+        resolver=resolver,
+        strict_validation=False,
+        pythonic_params=False,
+        uri_parser_class=CachingURIParser,
+    )
     docs = AsyncApp(
         __name__,
         middlewares=list(DOCUMENT_MIDDLEWARES),
