@@ -1,7 +1,8 @@
 """pytest plugin (entry point `billing_conformance`): inert unless `--conformance-mifumo-url` or
 `--conformance-wepay-url` is given; then it adds one test per check and the `conformance_report` fixture.
 
-    pytest -p billing_conformance --conformance-wepay-url http://127.0.0.1:4010
+    pytest -p billing_conformance --conformance-wepay-url http://127.0.0.1:4010 [--conformance-timeout S]
+           [--conformance-deadline S] [--conformance-max-rate N] [--conformance-exclude-check NAME ...]
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance.config import APIS, DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, SuiteConfig
+from conformance.config import APIS, DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, SuiteConfig, UsageError
 from conformance.registry import checks_for
 from conformance.report import CheckResult, Status, SuiteReport
 from conformance.runner import run_suite
@@ -24,6 +25,9 @@ _OPTIONS: tuple[tuple[str, str, Any, type], ...] = (
     ("api-version", "WePay Api-Version", None, str),
     ("seed", "Schemathesis seed", DEFAULT_SEED, int),
     ("max-examples", "Schemathesis examples per operation", DEFAULT_MAX_EXAMPLES, int),
+    ("timeout", "seconds per request", 10.0, float),
+    ("deadline", "seconds for the whole run; checks not run by then fail", None, float),
+    ("max-rate", "at most N requests in any second", None, float),
 )
 _REPORT_KEY = pytest.StashKey[SuiteReport]()
 
@@ -32,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("billing-conformance", "billing API conformance suite")
     for name, help_text, default, kind in _OPTIONS:
         group.addoption(f"--conformance-{name}", default=default, type=kind, help=help_text)
+    group.addoption(
+        "--conformance-exclude-check", action="append", default=[], metavar="NAME", help="skip a check (repeatable)"
+    )
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -43,7 +50,13 @@ def suite_config(config: pytest.Config) -> SuiteConfig | None:
     if not (_option(config, "mifumo-url") or _option(config, "wepay-url")):
         return None
     given = {name.replace("-", "_"): _option(config, name) for name, *_ in _OPTIONS}
-    return SuiteConfig(**{key: value for key, value in given.items() if value is not None})
+    excluded = {name for item in _option(config, "exclude-check") for name in item.split(",") if name}
+    try:
+        return SuiteConfig(
+            **{key: value for key, value in given.items() if value is not None}, exclude_checks=frozenset(excluded)
+        )
+    except UsageError as exc:
+        raise pytest.UsageError(f"billing-conformance: {exc}") from None
 
 
 def _report(config: pytest.Config) -> SuiteReport:
@@ -86,6 +99,9 @@ class ConformanceItem(pytest.Item):
                     for r in failures
                 )
             )
+        cut_short = [r for r in results if r.status is Status.SKIPPED and "deadline" in r.message]
+        if cut_short:  # not run is not passed: the CLI exits 1 when the deadline is reached
+            raise AssertionError("; ".join(sorted({f"{r.check}: {r.message}" for r in cut_short})))
         if results and all(r.status is Status.SKIPPED for r in results):
             pytest.skip("; ".join(r.message for r in results))
 

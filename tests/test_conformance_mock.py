@@ -169,3 +169,33 @@ def test_pytest_plugin_runs_the_suite_when_asked(mock: RunningMock, tmp_path: Pa
 def test_deadline_skips_instead_of_hanging(mock: RunningMock) -> None:
     report = run_suite(SuiteConfig(wepay_url=mock.url, schema_checks=False, deadline=0.001, max_rate=1000))
     assert report.results and all(r.status is Status.SKIPPED for r in report.results)
+
+
+def _plugin_run(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
+    return subprocess.run([*argv, *options], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_pytest_plugin_takes_timeout_rate_and_exclusions(mock: RunningMock, tmp_path: Path) -> None:
+    excluded = checks_for("wepay")[0].name
+    done = _plugin_run(
+        tmp_path, "--conformance-wepay-url", mock.url, "--conformance-max-examples", "5",
+        "--conformance-timeout", "5", "--conformance-max-rate", "500", "--conformance-exclude-check", excluded,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert f"{1 + 1 + len(checks_for('wepay')) - 1} passed" in done.stdout
+    assert excluded not in done.stdout
+
+
+def test_pytest_plugin_fails_what_the_deadline_left_unrun(mock: RunningMock, tmp_path: Path) -> None:
+    done = _plugin_run(tmp_path, "--conformance-wepay-url", mock.url, "--conformance-deadline", "0.001")
+    assert done.returncode == 1, done.stdout
+    assert "not run: the run's deadline was reached" in done.stdout and " passed" in done.stdout
+
+
+def test_pytest_plugin_usage_errors_are_one_line(tmp_path: Path) -> None:
+    done = _plugin_run(tmp_path, "--conformance-wepay-url", "http://127.0.0.1:1", "--conformance-timeout", "-1")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage-error exit code
+    assert "billing-conformance: --timeout and --deadline must be positive" in done.stderr
+    assert "Traceback" not in done.stderr
