@@ -102,8 +102,15 @@ class CursorCodec:
     MAC_BYTES = 16
     MAX_LENGTH = 2048
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, remembered: int = 4096) -> None:
         self._key = key
+        # A token is a pure function of its state and the key, and clients follow the links just issued:
+        # the most recent tokens this codec issued or verified are remembered both ways, so a walk does not
+        # re-sign or re-verify them. Nothing refused is remembered; a worker that did not issue a token
+        # verifies it in full.
+        self._remembered = remembered
+        self._states: dict[str, CursorState] = {}
+        self._tokens: dict[CursorState, str] = {}
 
     @classmethod
     def for_dataset(cls, seed: int | None, fingerprint: str) -> CursorCodec:
@@ -113,11 +120,28 @@ class CursorCodec:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.digest(self._key, payload, "sha256")[: self.MAC_BYTES]
 
+    def _remember(self, token: str, state: CursorState) -> None:
+        if len(self._states) >= self._remembered:  # oldest first out (dicts keep insertion order)
+            del self._tokens[self._states.pop(next(iter(self._states)))]
+        self._states[token] = state
+        self._tokens[state] = token
+
     def encode(self, state: CursorState) -> str:
-        payload = orjson.dumps({"o": state.offset, "s": state.page_size, "f": [list(f) for f in state.filters]})
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        token = self._tokens.get(state)
+        if token is None:
+            payload = orjson.dumps({"o": state.offset, "s": state.page_size, "f": [list(f) for f in state.filters]})
+            token = f"{_b64(payload)}.{_b64(self._mac(payload))}"
+            self._remember(token, state)
+        return token
 
     def decode(self, token: str) -> CursorState:
+        state = self._states.get(token)
+        if state is None:
+            state = self._verify(token)
+            self._remember(token, state)
+        return state
+
+    def _verify(self, token: str) -> CursorState:
         if len(token) > self.MAX_LENGTH or token.count(".") != 1:
             raise InvalidCursor("malformed")
         payload_text, mac_text = token.split(".")

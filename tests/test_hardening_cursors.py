@@ -194,3 +194,22 @@ def test_cursors_work_across_api_versions(client: httpx.Client, version: str) ->
     response = client.get(LIST, params={"page": token}, headers={"Api-Version": version})
     assert response.status_code == 200
     assert response.json()["api_version"] == version
+
+
+def test_the_codec_remembers_a_bounded_number_of_valid_tokens_only() -> None:
+    from mock_server.pagination import InvalidCursor
+
+    key = bytes(32)
+    issuer, verifier = CursorCodec(key, remembered=3), CursorCodec(key, remembered=3)
+    states = [CursorState(offset, 10, (("account_id", ""), ("currency", "USD"))) for offset in range(0, 100, 10)]
+    tokens = [issuer.encode(state) for state in states]
+    assert len(issuer._states) == len(issuer._tokens) == 3  # the oldest went out first
+    # Remembered or not, every token decodes to its state, here and in a codec that never issued it.
+    assert [issuer.decode(t) for t in tokens] == states == [verifier.decode(t) for t in tokens]
+    forged = tokens[-1][:-2] + ("AA" if not tokens[-1].endswith("AA") else "BB")
+    for codec in (issuer, verifier):
+        with pytest.raises(InvalidCursor):
+            codec.decode(forged)
+        assert forged not in codec._states and len(codec._states) == 3
+    with pytest.raises(InvalidCursor):
+        CursorCodec(bytes([1]) * 32).decode(tokens[-1])  # another key: remembered nowhere, verified and refused
