@@ -149,7 +149,7 @@ def test_deadline_reached_fails_the_run_and_passes_nothing(slow_url: str) -> Non
 
 def test_deadline_during_schema_checks_passes_no_schema_check(slow_url: str) -> None:
     report, wall = _timed(SuiteConfig(wepay_url=slow_url, timeout=0.3, deadline=2, max_examples=5))
-    assert wall < 2 + 1.0, wall
+    assert wall < 2 + 2.0, wall  # unbounded, Schemathesis' phases would go on for many more 0.3 s timeouts
     assert report.deadline_reached and report.exit_code == 1
     assert not [r for r in report.results if r.status is Status.PASSED]
 
@@ -311,7 +311,7 @@ def test_429_wait_beyond_the_deadline_stops_at_the_deadline() -> None:
 
     with serve_in_thread(Broken(create_app(MockConfig(seed=7)), throttle)) as url:
         report, wall = _timed(SuiteConfig(wepay_url=url, schema_checks=False, deadline=3))
-    assert wall < 3.5, wall
+    assert wall < 3 + 2.0, wall  # far from the 30 s Retry-After it would otherwise wait
     assert report.deadline_reached and report.exit_code == 1
     assert not [r for r in report.results if r.status is Status.PASSED]
 
