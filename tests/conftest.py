@@ -36,6 +36,13 @@ def live_mock(mock_app: MockApp) -> Iterator[RunningMock]:
         yield mock
 
 
+@pytest.fixture(scope="module")
+def mock() -> Iterator[RunningMock]:
+    """The default mock over a real socket, one per test module, so that modules abusing it stay apart."""
+    with running_mock(MockConfig()) as running:
+        yield running
+
+
 @pytest.fixture(params=["in-process", "socket"])
 def api(request: pytest.FixtureRequest, mock_app: MockApp, contract: ContractValidator) -> Iterator[httpx.Client]:
     """An httpx client on the default mock, in process or over uvicorn; responses are contract-checked."""

@@ -34,12 +34,6 @@ TOKEN_NOT_VALID = {
 
 
 @pytest.fixture(scope="module")
-def mock() -> Iterator[RunningMock]:
-    with running_mock(MockConfig()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def client(mock: RunningMock) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=mock.url, timeout=10) as http:
         yield http

@@ -18,12 +18,6 @@ LIST = "/billing_statements"
 
 
 @pytest.fixture(scope="module")
-def mock() -> Iterator[RunningMock]:
-    with running_mock(MockConfig()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def client(mock: RunningMock) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=mock.url, headers=mock.wepay_headers, timeout=10) as http:
         yield http

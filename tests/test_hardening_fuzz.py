@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -14,8 +13,7 @@ import httpx
 import pytest
 from schemathesis.generation import GenerationMode
 
-from mock_server.config import MockConfig
-from mock_server.testing import RunningMock, running_mock
+from mock_server.testing import RunningMock
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FUZZ_CASES = int(os.environ.get("BILLING_FUZZ_CASES", "1000"))
@@ -31,12 +29,6 @@ def _load_bench(name: str) -> ModuleType:
 
 
 fuzz = _load_bench("fuzz")
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[RunningMock]:
-    with running_mock(MockConfig()) as running:
-        yield running
 
 
 def _headers(mock: RunningMock) -> dict[str, str]:

@@ -8,14 +8,12 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
-from mock_server.config import MockConfig
-from mock_server.testing import RunningMock, running_mock
+from mock_server.testing import RunningMock
 
 TIMEOUT = 10.0
 MIFUMO = "/api/billing/history/"
@@ -32,12 +30,6 @@ class RawResponse:
 
     def json(self) -> object:
         return json.loads(self.body)
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[RunningMock]:
-    with running_mock(MockConfig()) as running:
-        yield running
 
 
 def _address(mock: RunningMock) -> tuple[str, int]:
