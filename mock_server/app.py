@@ -54,7 +54,8 @@ from mock_server.validation import CollectingParameterValidator
 
 TOOLING_PREFIX = "/__mock"
 NO_PREFERENCE = Preference()
-CONTRACT_DOCUMENTS = frozenset({"/openapi.json", "/docs"})
+DOCS_PATH = "/docs"  # Swagger UI on the contract
+SPEC_PATH = "/openapi.json"  # the contract itself
 # The contract's paths go through connexion without its Swagger UI router (a routing pass per request)
 # or its response validator (off: the mock's answers are checked by the tests); the documents come from
 # a second connexion app holding only those.
@@ -170,7 +171,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
     docs = AsyncApp(
         __name__,
         middlewares=list(DOCUMENT_MIDDLEWARES),
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH, spec_path=SPEC_PATH),
     )
     docs.add_api(spec.document, resolver=resolver)
     for connexion_app in (app, docs):
@@ -260,7 +261,7 @@ class MockApp:
         try:
             if self.state.spec.documents_path(path):
                 await self._controlled(self.connexion_app, scope, receive, observed_send)
-            elif path in CONTRACT_DOCUMENTS or path.startswith("/docs/"):
+            elif path in (SPEC_PATH, DOCS_PATH) or path.startswith(DOCS_PATH + "/"):
                 await self._controlled(self.docs_app, scope, receive, observed_send)
             else:  # connexion would redirect a stray slash (307), a status the contract never documents
                 await self._send_problem(scope, observed_send, ApiProblem(Kind.NOT_FOUND))

@@ -19,7 +19,7 @@ from typing import TypeVar
 import uvicorn
 
 from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, generate_dataset
-from mock_server.app import MockApp, create_app
+from mock_server.app import DOCS_PATH, SPEC_PATH, TOOLING_PREFIX, MockApp, create_app
 from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
 from mock_server.controls import ControlSettings, parse_latency
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
@@ -172,7 +172,7 @@ def banner(app: MockApp, host: str, port: int, workers: int) -> str:
             f"  Mifumo  GET {base}/api/billing/history/   ({summary['mifumo']['records']} records)",
             f"  WePay   GET {base}/billing_statements     ({summary['wepay']['statements']} statements, "
             f"{summary['wepay']['accounts']} accounts)",
-            f"  Docs    {base}/docs/   Spec {base}/openapi.json   Tooling {base}/__mock/dataset",
+            f"  Docs    {base}{DOCS_PATH}/   Spec {base}{SPEC_PATH}   Tooling {base}{TOOLING_PREFIX}/dataset",
             f"  Mifumo credentials:  Authorization: Bearer {creds.bearer_token}",
             f"  WePay credentials:   App-Id: {creds.app_id}   App-Token: {creds.app_token}   Api-Version: 3.0",
         ]
