@@ -63,8 +63,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--loader", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
-    parser.add_argument("--warmup", type=float, default=None, help="untimed load per server and URL first "
-                        "(default 3 s, --quick 1 s): Prism's JIT and Python's caches warm up")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="untimed load per server and URL first "
+        "(default 3 s, --quick 1 s): Prism's JIT and Python's caches warm up",
+    )
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -85,8 +90,10 @@ def resolve_options(args: argparse.Namespace) -> argparse.Namespace:
     if args.loader == "auto":
         args.loader = "wrk" if shutil.which("wrk") else "python"
         if args.loader == "python":
-            print("note: wrk not found (install: apt-get install -y wrk); using the Python load generator",
-                  file=sys.stderr)
+            print(
+                "note: wrk not found (install: apt-get install -y wrk); using the Python load generator",
+                file=sys.stderr,
+            )
     return args
 
 
@@ -168,16 +175,29 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def server(name: str, argv: Sequence[str], probe_path: str, probe_headers: dict[str, str], port: int,
-           timeout: float = 120.0, cpus: str | None = SERVER_CPU,
-           env: dict[str, str] | None = None) -> Iterator[Server]:
+def server(
+    name: str,
+    argv: Sequence[str],
+    probe_path: str,
+    probe_headers: dict[str, str],
+    port: int,
+    timeout: float = 120.0,
+    cpus: str | None = SERVER_CPU,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """Start `argv` in its own process group; ready when `probe_path` answers 200. Always killed."""
     log = Path(f"/tmp/bench-{name.replace(' ', '_')}-{port}.log")
     url = f"http://{HOST}:{port}"
     started = time.monotonic()
     with log.open("wb") as out:
-        process = subprocess.Popen([*pin(cpus), *argv], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                   start_new_session=True, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            [*pin(cpus), *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
     try:
         with httpx.Client(timeout=2.0) as client:
             while True:
@@ -195,8 +215,7 @@ def server(name: str, argv: Sequence[str], probe_path: str, probe_headers: dict[
 
 
 def mock_argv(port: int, *extra: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("billing-mock")), "--port", str(port), "--log-level", "warning",
-            *extra]
+    return [str(Path(sys.executable).with_name("billing-mock")), "--port", str(port), "--log-level", "warning", *extra]
 
 
 def prism_argv(port: int) -> list[str]:
@@ -239,8 +258,16 @@ end
 
 
 def run_wrk(url: str, headers: dict[str, str], duration: float, connections: int, distinct: bool = False) -> Load:
-    argv = [*pin(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
-            "--timeout", "5s"]
+    argv = [
+        *pin(LOAD_CPU),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     if distinct:
         script = Path(tempfile.gettempdir()) / "billing-bench-distinct.lua"
         script.write_text(DISTINCT_LUA)
@@ -258,14 +285,25 @@ def run_wrk(url: str, headers: dict[str, str], duration: float, connections: int
 
 
 def run_python(url: str, headers: dict[str, str], duration: float, connections: int) -> Load:
-    argv = [*pin(LOAD_CPU), sys.executable, str(BENCH / "pyload.py"), url, "--duration", str(duration),
-            "--connections", str(connections), "--headers", json.dumps(headers)]
+    argv = [
+        *pin(LOAD_CPU),
+        sys.executable,
+        str(BENCH / "pyload.py"),
+        url,
+        "--duration",
+        str(duration),
+        "--connections",
+        str(connections),
+        "--headers",
+        json.dumps(headers),
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=True).stdout
     return Load(**json.loads(out))
 
 
-def load(loader: str, url: str, headers: dict[str, str], duration: float, connections: int,
-         distinct: bool = False) -> Load:
+def load(
+    loader: str, url: str, headers: dict[str, str], duration: float, connections: int, distinct: bool = False
+) -> Load:
     if loader == "wrk":
         return run_wrk(url, headers, duration, connections, distinct)
     if distinct:
@@ -287,8 +325,13 @@ def median(values: Sequence[float]) -> float:
 
 
 def median_load(runs: Sequence[Load]) -> Load:
-    return Load(median([r.rps for r in runs]), median([r.p50_ms for r in runs]), median([r.p99_ms for r in runs]),
-                sum(r.requests for r in runs), sum(r.errors for r in runs))
+    return Load(
+        median([r.rps for r in runs]),
+        median([r.p50_ms for r in runs]),
+        median([r.p99_ms for r in runs]),
+        sum(r.requests for r in runs),
+        sum(r.errors for r in runs),
+    )
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -309,22 +352,35 @@ def ratio(value: float, base: float, percent: bool = False) -> str:
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(headers), *[[fmt(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [f"\n## {title}\n", "| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        f"\n## {title}\n",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for row in cells[1:]:
-        lines.append("| " + " | ".join(
-            c.rjust(w) if c[:1].isdigit() or c == "n/a" else c.ljust(w) for c, w in zip(row, widths, strict=True))
-            + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                c.rjust(w) if c[:1].isdigit() or c == "n/a" else c.ljust(w) for c, w in zip(row, widths, strict=True)
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def revision() -> str:
     """The commit measured, and whether the mock's files differ from it (the tree is shared)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mock_server", "fixtures", "specs"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "mock_server", "fixtures", "specs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown revision"
     return f"commit {head}" + (" + uncommitted mock changes" if dirty else "")
@@ -342,9 +398,11 @@ def machine() -> str:
 
 def describe(args: argparse.Namespace) -> str:
     pinning = f"server on CPU {SERVER_CPU}, load on CPU {LOAD_CPU}" if pin(SERVER_CPU) else "no CPU pinning"
-    return (f"{machine()}; {revision()}; loader {args.loader} (1 thread, {args.connections} connections, "
-            f"{args.warmup:g} s warm-up, {args.duration:g} s per run, {args.rounds} interleaved rounds, medians); "
-            f"{pinning}")
+    return (
+        f"{machine()}; {revision()}; loader {args.loader} (1 thread, {args.connections} connections, "
+        f"{args.warmup:g} s warm-up, {args.duration:g} s per run, {args.rounds} interleaved rounds, medians); "
+        f"{pinning}"
+    )
 
 
 def warm_up(args: argparse.Namespace, url: str, headers: dict[str, str]) -> None:

@@ -31,8 +31,16 @@ def main() -> None:
     parser.add_argument("--bodies", type=Path, required=True)
     args = parser.parse_args()
     app = build(json.loads(args.bodies.read_text()))
-    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False, lifespan="off")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
 
 
 if __name__ == "__main__":

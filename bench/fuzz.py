@@ -35,8 +35,8 @@ import schemathesis  # noqa: E402
 from schemathesis.engine import events  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 
+from billing_contract.spec import DEFAULT_SPEC_PATH  # noqa: E402
 from mock_server.config import MockConfig  # noqa: E402
-from mock_server.spec import DEFAULT_SPEC_PATH  # noqa: E402
 from mock_server.testing import running_mock  # noqa: E402
 
 CURSOR_OPERATION = "listBillingStatements"
@@ -147,8 +147,9 @@ def _run_once(schema: schemathesis.BaseSchema, result: FuzzResult) -> None:
             result.failures.extend(f"{f.code} {f.title}: {f.message}" for f in event.failures)
 
 
-def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int = 0,
-             max_rounds: int = MAX_ROUNDS) -> FuzzResult:
+def run_fuzz(
+    base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES, seed: int = 0, max_rounds: int = MAX_ROUNDS
+) -> FuzzResult:
     """Run every phase, round after round (seed, seed + 1, ...), until at least `cases` cases ran.
 
     Hypothesis may stop a round early once it has seen enough of a small input space, so a round's
@@ -167,14 +168,20 @@ def run_fuzz(base_url: str, headers: dict[str, str], cases: int = DEFAULT_CASES,
 
 
 @contextlib.contextmanager
-def target(url: str | None, bearer: str | None, app_id: str | None, app_token: str | None
-           ) -> Iterator[tuple[str, dict[str, str]]]:
+def target(
+    url: str | None, bearer: str | None, app_id: str | None, app_token: str | None
+) -> Iterator[tuple[str, dict[str, str]]]:
     """The base URL and credential headers: the given server, or a fresh mock in a thread."""
     if url is not None:
         from mock_server.security import Credentials
 
-        creds = Credentials(**{k: v for k, v in (("bearer_token", bearer), ("app_id", app_id),
-                                                 ("app_token", app_token)) if v is not None})
+        creds = Credentials(
+            **{
+                k: v
+                for k, v in (("bearer_token", bearer), ("app_id", app_id), ("app_token", app_token))
+                if v is not None
+            }
+        )
         yield url.rstrip("/"), credential_headers(creds.bearer_token, creds.app_id, creds.app_token)
         return
     # connexion logs one ERROR line per unknown query parameter (handlers take **kwargs); the

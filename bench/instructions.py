@@ -170,8 +170,9 @@ class Callgrind:
             "--records", str(records), "--statements", str(statements),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONHASHSEED": "0"}  # str hashes (dict layouts) the same on every run
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, stderr=subprocess.DEVNULL
+        )
         self.dumps = 0
 
     def ready(self) -> list[str]:
@@ -193,8 +194,7 @@ class Callgrind:
             raise SystemExit(line)
 
     def _control(self, flag: str) -> None:
-        subprocess.run(["callgrind_control", flag, str(self.process.pid)], check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(["callgrind_control", flag, str(self.process.pid)], check=True, capture_output=True, timeout=120)
 
     def per_request(self, index: int, mode: str, count: int) -> float:
         self._run(index, mode, WARM_UP_REQUESTS)
@@ -222,14 +222,18 @@ def _total(dump: Path) -> int:
     raise SystemExit(f"no callgrind dump at {dump}")
 
 
-def measure(records: int, statements: int, args: argparse.Namespace, workdir: Path
-            ) -> dict[tuple[str, str], list[float]]:
+def measure(
+    records: int, statements: int, args: argparse.Namespace, workdir: Path
+) -> dict[tuple[str, str], list[float]]:
     started = time.monotonic()
     grind = Callgrind(records, statements, workdir)
     try:
         names = grind.ready()
-        print(f"  {records:,} records / {statements:,} statements: started under callgrind in "
-              f"{time.monotonic() - started:.0f} s", flush=True)
+        print(
+            f"  {records:,} records / {statements:,} statements: started under callgrind in "
+            f"{time.monotonic() - started:.0f} s",
+            flush=True,
+        )
         counts: dict[tuple[str, str], list[float]] = {}
         for round_ in range(args.rounds):
             for index, name in enumerate(names):
@@ -246,8 +250,9 @@ def _page1(name: str) -> str:
     return name.replace("last page", "page 1").replace("last cursor", "page 1").replace("page 2 cursor", "page 1")
 
 
-def report(small: dict[tuple[str, str], list[float]], big: dict[tuple[str, str], list[float]] | None,
-           args: argparse.Namespace) -> None:
+def report(
+    small: dict[tuple[str, str], list[float]], big: dict[tuple[str, str], list[float]] | None, args: argparse.Namespace
+) -> None:
     def mean(values: Sequence[float]) -> float:
         return sum(values) / len(values)
 
@@ -270,9 +275,15 @@ def report(small: dict[tuple[str, str], list[float]], big: dict[tuple[str, str],
     headers.append("vs page 1 (small)")
     if big is not None:
         headers.append("vs page 1 (big)")
-    print(h.table(f"Instructions per request (callgrind, in process, mean of {args.rounds} rounds x {args.requests} "
-                  f"requests; spread = (max-min)/mean over rounds); small = 1,000 records / 1,000 statements, "
-                  f"big = {args.big_records:,} records / {args.big_statements:,} statements", headers, rows))
+    print(
+        h.table(
+            f"Instructions per request (callgrind, in process, mean of {args.rounds} rounds x {args.requests} "
+            f"requests; spread = (max-min)/mean over rounds); small = 1,000 records / 1,000 statements, "
+            f"big = {args.big_records:,} records / {args.big_statements:,} statements",
+            headers,
+            rows,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -68,10 +68,15 @@ class LoadResult:
 
     def summary(self) -> dict[str, object]:
         return {
-            "requests": self.requests, "errors": dict(self.errors), "statuses": dict(self.statuses),
-            "elapsed_s": round(self.elapsed, 2), "rps": round(self.requests / max(self.elapsed, 1e-9)),
-            "rss_after_warmup_kib": self.rss_after_warmup_kib, "rss_end_kib": self.rss_end_kib,
-            "rss_growth_pct": round(100 * self.rss_growth, 2), "latency_ms_max": round(self.latency_ms_max, 1),
+            "requests": self.requests,
+            "errors": dict(self.errors),
+            "statuses": dict(self.statuses),
+            "elapsed_s": round(self.elapsed, 2),
+            "rps": round(self.requests / max(self.elapsed, 1e-9)),
+            "rss_after_warmup_kib": self.rss_after_warmup_kib,
+            "rss_end_kib": self.rss_end_kib,
+            "rss_growth_pct": round(100 * self.rss_growth, 2),
+            "latency_ms_max": round(self.latency_ms_max, 1),
         }
 
 
@@ -180,8 +185,10 @@ def request_mix(port: int, bearer: str, app_id: str, app_token: str) -> list[Pro
         Probe("wepay-bad-token", _request("/billing_statements", {**wepay, "App-Token": "wrong"}), 403),
     ]
     # a spread of deep pages and random ids, so caches and paths see more than one shape
-    probes += [Probe("mifumo-deep", _request(f"/api/billing/history/?page={p}&page_size=10", mifumo), 200)
-               for p in range(1, 26)]
+    probes += [
+        Probe("mifumo-deep", _request(f"/api/billing/history/?page={p}&page_size=10", mifumo), 200)
+        for p in range(1, 26)
+    ]
     return probes
 
 
@@ -289,8 +296,9 @@ class Load:
         return None
 
 
-async def _load(port: int, pid: int, probes: list[Probe], duration: float, connections: int, warmup: float,
-                max_requests: int) -> LoadResult:
+async def _load(
+    port: int, pid: int, probes: list[Probe], duration: float, connections: int, warmup: float, max_requests: int
+) -> LoadResult:
     load = Load(port, probes, connections, max_requests)
 
     async def sample() -> None:
@@ -304,14 +312,22 @@ async def _load(port: int, pid: int, probes: list[Probe], duration: float, conne
     return load.result
 
 
-def run_load(port: int, pid: int, probes: list[Probe], duration: float = 60, connections: int = 64,
-             warmup: float | None = None, max_requests: int = 5_000_000) -> LoadResult:
+def run_load(
+    port: int,
+    pid: int,
+    probes: list[Probe],
+    duration: float = 60,
+    connections: int = 64,
+    warmup: float | None = None,
+    max_requests: int = 5_000_000,
+) -> LoadResult:
     warmup = min(10.0, duration / 5) if warmup is None else warmup
     return asyncio.run(_load(port, pid, probes, duration, connections, warmup, max_requests))
 
 
-async def _sigterm(process: subprocess.Popen[bytes], port: int, probes: list[Probe], connections: int,
-                   before: float, grace: float) -> SigtermResult:
+async def _sigterm(
+    process: subprocess.Popen[bytes], port: int, probes: list[Probe], connections: int, before: float, grace: float
+) -> SigtermResult:
     load = Load(port, probes, connections, max_requests=10_000_000)
     runner = asyncio.create_task(load.run(before + grace + 5))
     await asyncio.sleep(before)
@@ -328,8 +344,14 @@ async def _sigterm(process: subprocess.Popen[bytes], port: int, probes: list[Pro
     return load.sigterm
 
 
-def sigterm_under_load(process: subprocess.Popen[bytes], port: int, probes: list[Probe], connections: int = 64,
-                       before: float = 2.0, grace: float = 15.0) -> SigtermResult:
+def sigterm_under_load(
+    process: subprocess.Popen[bytes],
+    port: int,
+    probes: list[Probe],
+    connections: int = 64,
+    before: float = 2.0,
+    grace: float = 15.0,
+) -> SigtermResult:
     """Load the server, SIGTERM it mid-load, and see how it ends: exit status and every response."""
     return asyncio.run(_sigterm(process, port, probes, connections, before, grace))
 
@@ -350,8 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     with billing_mock(port) as process:
         probes = request_mix(port, creds.bearer_token, creds.app_id, creds.app_token)
-        result = run_load(port, process.pid, probes, args.duration, args.connections, args.warmup,
-                          args.max_requests)
+        result = run_load(port, process.pid, probes, args.duration, args.connections, args.warmup, args.max_requests)
     print(json.dumps({"load": result.summary(), "ok": result.ok}))
     ok &= result.ok
     if not args.no_sigterm:

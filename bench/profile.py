@@ -33,7 +33,7 @@ def _frame(text: str) -> tuple[str, str]:
     elif re.search(r"/lib/python3\.\d+/", path):
         package = "stdlib " + re.split(r"/lib/python3\.\d+/", path, maxsplit=1)[1].split("/", 1)[0]
     elif path.startswith(str(h.ROOT)):
-        package = path[len(str(h.ROOT)) + 1:].split("/", 1)[0]
+        package = path[len(str(h.ROOT)) + 1 :].split("/", 1)[0]
     else:
         package = path
     return f"{match['name']} ({path.rsplit('/', 1)[-1]})", package
@@ -60,12 +60,17 @@ def summarize(collapsed: Path, top: int) -> str:
         pairs = [(name, n / total * 100) for name, n in counter.most_common()]
         return [[name, pct] for name, pct in pairs if pct < skip_above][:limit]
 
-    return "\n".join((
-        h.table(f"Own time by package, {total:,} samples", ["package", "% samples"], rows(packages, top)),
-        h.table(f"Own time by function, top {top}", ["function (file)", "% samples"], rows(own, top)),
-        h.table(f"Inclusive time by function, top {top} (frames under 75% of samples)",
-                ["function (file)", "% samples"], rows(inclusive, top, 75.0)),
-    ))
+    return "\n".join(
+        (
+            h.table(f"Own time by package, {total:,} samples", ["package", "% samples"], rows(packages, top)),
+            h.table(f"Own time by function, top {top}", ["function (file)", "% samples"], rows(own, top)),
+            h.table(
+                f"Inclusive time by function, top {top} (frames under 75% of samples)",
+                ["function (file)", "% samples"],
+                rows(inclusive, top, 75.0),
+            ),
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,15 +93,38 @@ def main(argv: list[str] | None = None) -> None:
         out = Path(tmp) / "profile.txt"
         # the server's Python process is the leaf under taskset (taskset execs, so it is srv.process itself)
         result: list[h.Load] = []
-        loader = threading.Thread(target=lambda: result.append(
-            h.load(args.loader, srv.url + path, headers, args.duration + 2, args.connections)))
+        loader = threading.Thread(
+            target=lambda: result.append(
+                h.load(args.loader, srv.url + path, headers, args.duration + 2, args.connections)
+            )
+        )
         loader.start()
-        subprocess.run([py_spy, "record", "--pid", str(srv.process.pid), "--duration", str(int(args.duration)),
-                        "--rate", "200", "--format", "raw", "--full-filenames", "--nonblocking", "--output", str(out)],
-                       check=True, capture_output=True, timeout=args.duration + 60)
+        subprocess.run(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(srv.process.pid),
+                "--duration",
+                str(int(args.duration)),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--full-filenames",
+                "--nonblocking",
+                "--output",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=args.duration + 60,
+        )
         loader.join()
-        print(f"# Profile of GET {path} under load: {result[0].rps:,.0f} req/s while sampled "
-              f"(py-spy at 200 Hz, {h.machine()})")
+        print(
+            f"# Profile of GET {path} under load: {result[0].rps:,.0f} req/s while sampled "
+            f"(py-spy at 200 Hz, {h.machine()})"
+        )
         print(summarize(out, args.top))
 
 

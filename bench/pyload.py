@@ -43,8 +43,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(host: str, port: int, request: bytes, deadline: float, budget: list[int],
-                  latencies: list[float], errors: list[int]) -> None:
+async def _worker(
+    host: str, port: int, request: bytes, deadline: float, budget: list[int], latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline and budget[0] > 0:
@@ -75,16 +76,22 @@ async def run(url: str, headers: dict[str, str], duration: float, connections: i
     errors, budget = [0], [max_requests]
     started = time.perf_counter()
     deadline = started + duration
-    await asyncio.gather(*(_worker(host, port, request, deadline, budget, latencies, errors)
-                           for _ in range(connections)))
+    await asyncio.gather(
+        *(_worker(host, port, request, deadline, budget, latencies, errors) for _ in range(connections))
+    )
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
 
     def pct(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
-    return {"rps": len(latencies) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "requests": len(latencies), "errors": errors[0]}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "requests": len(latencies),
+        "errors": errors[0],
+    }
 
 
 def main() -> None:

@@ -65,8 +65,9 @@ def cases(base: str) -> list[Case]:
             Case("Mifumo page 1", h.MIFUMO, h.mifumo_headers),
             Case("Mifumo last page", f"{h.MIFUMO}?page={math.ceil(count / 20)}", h.mifumo_headers),
             Case("Mifumo type=usage page 1", f"{h.MIFUMO}?type=usage", h.mifumo_headers),
-            Case("Mifumo type=usage last page", f"{h.MIFUMO}?type=usage&page={math.ceil(usage / 20)}",
-                 h.mifumo_headers),
+            Case(
+                "Mifumo type=usage last page", f"{h.MIFUMO}?type=usage&page={math.ceil(usage / 20)}", h.mifumo_headers
+            ),
             Case("WePay page 1", h.WEPAY, h.wepay_headers),
         ]
         deep = _deep_cursor(client, base, "")
@@ -79,8 +80,9 @@ def cases(base: str) -> list[Case]:
     return found
 
 
-def measure(args: argparse.Namespace, servers: list[h.Server], work: dict[str, list[Case]]
-            ) -> dict[tuple[str, str], h.Load]:
+def measure(
+    args: argparse.Namespace, servers: list[h.Server], work: dict[str, list[Case]]
+) -> dict[tuple[str, str], h.Load]:
     for srv in servers:
         for case in work[srv.name]:
             h.warm_up(args, srv.url + case.path, case.headers())
@@ -92,12 +94,21 @@ def measure(args: argparse.Namespace, servers: list[h.Server], work: dict[str, l
                     continue
                 case = work[srv.name][case_index]
                 h.check(srv.url + case.path, case.headers())
-                result = h.load(args.loader, srv.url + case.path, case.headers(), args.duration, args.connections,
-                                distinct=args.distinct)
+                result = h.load(
+                    args.loader,
+                    srv.url + case.path,
+                    case.headers(),
+                    args.duration,
+                    args.connections,
+                    distinct=args.distinct,
+                )
                 runs.setdefault((case.name, srv.name), []).append(result)
                 srv.sample_rss()
-                print(f"  round {round_ + 1} {case.name:29} {srv.name:10} {result.rps:9,.0f} req/s "
-                      f"p99 {result.p99_ms:7.2f} ms", flush=True)
+                print(
+                    f"  round {round_ + 1} {case.name:29} {srv.name:10} {result.rps:9,.0f} req/s "
+                    f"p99 {result.p99_ms:7.2f} ms",
+                    flush=True,
+                )
     return {key: h.median_load(value) for key, value in runs.items()}
 
 
@@ -109,25 +120,50 @@ def data_independence(args: argparse.Namespace) -> None:
         for name, size in (("small", small_size), ("big", big_size)):
             port = h.free_port()
             print(f"  starting {name} mock ({' '.join(size)}) ...", flush=True)
-            servers.append(stack.enter_context(h.server(name, h.mock_argv(port, *size), "/__mock/health", {}, port,
-                                                        args.startup_timeout)))
-            print(f"  {name} ready in {servers[-1].startup_s:.1f} s, RSS {servers[-1].sample_rss():,.0f} MiB",
-                  flush=True)
+            servers.append(
+                stack.enter_context(
+                    h.server(name, h.mock_argv(port, *size), "/__mock/health", {}, port, args.startup_timeout)
+                )
+            )
+            print(
+                f"  {name} ready in {servers[-1].startup_s:.1f} s, RSS {servers[-1].sample_rss():,.0f} MiB", flush=True
+            )
         work = {srv.name: cases(srv.url) for srv in servers}
         med = measure(args, servers, work)
     rows = []
     for case in work["small"]:
         small, big = med[(case.name, "small")], med.get((case.name, "big"))
         page1 = case.name.replace("last page", "page 1").replace("last cursor", "page 1")
-        rows.append([case.name, small.rps, small.p99_ms, big.rps if big else None, big.p99_ms if big else None,
-                     h.ratio(big.rps, small.rps) if big else None,
-                     h.ratio(small.rps, med[(page1, "small")].rps),
-                     h.ratio(big.rps, med[(page1, "big")].rps) if big else None])
-    print(h.table(f"Cost vs dataset size and depth, 1 worker, c={args.connections} (medians of {args.rounds}); "
-                  f"small = 1,000 records / 1,000 statements, big = {args.big_records:,} records / "
-                  f"{args.big_statements:,} statements",
-                  ["case", "small req/s", "small p99 ms", "big req/s", "big p99 ms", "big/small", "vs page 1 (small)",
-                   "vs page 1 (big)"], rows))
+        rows.append(
+            [
+                case.name,
+                small.rps,
+                small.p99_ms,
+                big.rps if big else None,
+                big.p99_ms if big else None,
+                h.ratio(big.rps, small.rps) if big else None,
+                h.ratio(small.rps, med[(page1, "small")].rps),
+                h.ratio(big.rps, med[(page1, "big")].rps) if big else None,
+            ]
+        )
+    print(
+        h.table(
+            f"Cost vs dataset size and depth, 1 worker, c={args.connections} (medians of {args.rounds}); "
+            f"small = 1,000 records / 1,000 statements, big = {args.big_records:,} records / "
+            f"{args.big_statements:,} statements",
+            [
+                "case",
+                "small req/s",
+                "small p99 ms",
+                "big req/s",
+                "big p99 ms",
+                "big/small",
+                "vs page 1 (small)",
+                "vs page 1 (big)",
+            ],
+            rows,
+        )
+    )
     print("Start-up (s) / RSS (MiB): " + ", ".join(f"{s.name} {s.startup_s:.1f} / {max(s.rss):,.0f}" for s in servers))
 
 
@@ -137,19 +173,39 @@ def workers(args: argparse.Namespace) -> None:
         for count in (1, 2):
             port = h.free_port()
             name = "1 worker" if count == 1 else f"{count} workers"
-            servers.append(stack.enter_context(h.server(name, h.mock_argv(port, "--workers", str(count)),
-                                                        "/__mock/health", {}, port, args.startup_timeout,
-                                                        cpus=h.ALL_CPUS)))
-        work = {srv.name: [Case("Mifumo page 1", h.MIFUMO, h.mifumo_headers),
-                           Case("WePay page 1", h.WEPAY, h.wepay_headers)] for srv in servers}
+            servers.append(
+                stack.enter_context(
+                    h.server(
+                        name,
+                        h.mock_argv(port, "--workers", str(count)),
+                        "/__mock/health",
+                        {},
+                        port,
+                        args.startup_timeout,
+                        cpus=h.ALL_CPUS,
+                    )
+                )
+            )
+        work = {
+            srv.name: [
+                Case("Mifumo page 1", h.MIFUMO, h.mifumo_headers),
+                Case("WePay page 1", h.WEPAY, h.wepay_headers),
+            ]
+            for srv in servers
+        }
         med = measure(args, servers, work)
     rows = []
     for case in work["1 worker"]:
         one, two = med[(case.name, "1 worker")], med[(case.name, "2 workers")]
         rows.append([case.name, one.rps, one.p99_ms, two.rps, two.p99_ms, h.ratio(two.rps, one.rps)])
-    print(h.table(f"--workers 2 vs 1, default dataset, c={args.connections}, server on CPUs {h.ALL_CPUS} "
-                  f"(shared with the load generator on CPU {h.LOAD_CPU})",
-                  ["case", "1 worker req/s", "p99 ms", "2 workers req/s", "p99 ms", "2w/1w"], rows))
+    print(
+        h.table(
+            f"--workers 2 vs 1, default dataset, c={args.connections}, server on CPUs {h.ALL_CPUS} "
+            f"(shared with the load generator on CPU {h.LOAD_CPU})",
+            ["case", "1 worker req/s", "p99 ms", "2 workers req/s", "p99 ms", "2w/1w"],
+            rows,
+        )
+    )
     print("RSS (MiB): " + ", ".join(f"{s.name} {max(s.rss):,.0f}" for s in servers))
 
 
@@ -160,8 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-workers", action="store_true")
-    parser.add_argument("--distinct", action="store_true",
-                        help="make every request distinct (wrk only), so no answer is replayed")
+    parser.add_argument(
+        "--distinct", action="store_true", help="make every request distinct (wrk only), so no answer is replayed"
+    )
     args = h.parse(parser, argv)
     print(f"# Scaling — {h.describe(args)}" + ("; every request distinct (no replay)" if args.distinct else ""))
     if not args.skip_big:

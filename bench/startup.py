@@ -46,8 +46,13 @@ def startup(args: argparse.Namespace) -> None:
             results.append(result)
         else:
             rows.append([label, *(h.median([r[i] for r in results]) for i in range(3)), len(results)])
-    print(h.table("Start-up to first 200 (1 worker, server on CPU 0)",
-                  ["dataset", "start-up s", "RSS MiB", "peak RSS MiB", "runs"], rows))
+    print(
+        h.table(
+            "Start-up to first 200 (1 worker, server on CPU 0)",
+            ["dataset", "start-up s", "RSS MiB", "peak RSS MiB", "runs"],
+            rows,
+        )
+    )
 
 
 def conformance(args: argparse.Namespace) -> None:
@@ -56,18 +61,28 @@ def conformance(args: argparse.Namespace) -> None:
         print(h.table("Conformance suite, default run", ["target", "duration s", "exit"], [["mock", None, None]]))
         return
     port = h.free_port()
-    with h.server("conformance-target", h.mock_argv(port), "/__mock/health", {}, port, args.startup_timeout,
-                  cpus=None) as srv:
+    with h.server(
+        "conformance-target", h.mock_argv(port), "/__mock/health", {}, port, args.startup_timeout, cpus=None
+    ) as srv:
         started = time.monotonic()
         try:
-            done = subprocess.run([command, "--mifumo-url", srv.url, "--wepay-url", srv.url],
-                                  capture_output=True, text=True, timeout=args.conformance_timeout)
+            done = subprocess.run(
+                [command, "--mifumo-url", srv.url, "--wepay-url", srv.url],
+                capture_output=True,
+                text=True,
+                timeout=args.conformance_timeout,
+            )
             duration, code = time.monotonic() - started, str(done.returncode)
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
         except subprocess.TimeoutExpired:
             duration, code, tail = float("nan"), f"timeout {args.conformance_timeout:.0f} s", []
-    print(h.table("Conformance suite, default run (billing-conformance, mock default dataset, no pinning)",
-                  ["target", "duration s", "exit"], [["mock", duration, code]]))
+    print(
+        h.table(
+            "Conformance suite, default run (billing-conformance, mock default dataset, no pinning)",
+            ["target", "duration s", "exit"],
+            [["mock", duration, code]],
+        )
+    )
     if tail:
         print(f"last line of its output: {tail[0]}")
 

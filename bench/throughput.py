@@ -30,19 +30,26 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# Throughput — {h.describe(args)}")
     with contextlib.ExitStack() as stack:
         port = h.free_port()
-        mock = stack.enter_context(h.server("mock", h.mock_argv(port), "/__mock/health", {}, port,
-                                            args.startup_timeout))
+        mock = stack.enter_context(
+            h.server("mock", h.mock_argv(port), "/__mock/health", {}, port, args.startup_timeout)
+        )
         bodies = {path: h.check(mock.url + path, headers()).decode() for _, path, headers in ENDPOINTS}
         bodies_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bodies.json"
         bodies_file.write_text(json.dumps(bodies))
         servers = [mock]
         if not args.no_prism:
             port = h.free_port()
-            servers.append(stack.enter_context(h.server("prism", h.prism_argv(port), h.MIFUMO, h.mifumo_headers(),
-                                                        port, args.startup_timeout)))
+            servers.append(
+                stack.enter_context(
+                    h.server("prism", h.prism_argv(port), h.MIFUMO, h.mifumo_headers(), port, args.startup_timeout)
+                )
+            )
         port = h.free_port()
-        servers.append(stack.enter_context(h.server("starlette", h.bare_argv(port, bodies_file), h.MIFUMO, {},
-                                                    port, args.startup_timeout)))
+        servers.append(
+            stack.enter_context(
+                h.server("starlette", h.bare_argv(port, bodies_file), h.MIFUMO, {}, port, args.startup_timeout)
+            )
+        )
         for srv in servers:
             for _, path, headers in ENDPOINTS:
                 h.warm_up(args, srv.url + path, headers())
@@ -54,14 +61,21 @@ def main(argv: list[str] | None = None) -> None:
                     result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections)
                     runs.setdefault((label, srv.name), []).append(result)
                     srv.sample_rss()
-                    print(f"  round {round_ + 1} {label:11} {srv.name:9} {result.rps:9,.0f} req/s "
-                          f"p99 {result.p99_ms:7.2f} ms", flush=True)
+                    print(
+                        f"  round {round_ + 1} {label:11} {srv.name:9} {result.rps:9,.0f} req/s "
+                        f"p99 {result.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
                     if srv is mock:  # the same mock, every request distinct: connexion decides each one
-                        result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections,
-                                        distinct=True)
+                        result = h.load(
+                            args.loader, srv.url + path, headers(), args.duration, args.connections, distinct=True
+                        )
                         runs.setdefault((label, UNCACHED), []).append(result)
-                        print(f"  round {round_ + 1} {label:11} {UNCACHED} {result.rps:9,.0f} req/s "
-                              f"p99 {result.p99_ms:7.2f} ms", flush=True)
+                        print(
+                            f"  round {round_ + 1} {label:11} {UNCACHED} {result.rps:9,.0f} req/s "
+                            f"p99 {result.p99_ms:7.2f} ms",
+                            flush=True,
+                        )
         rows = []
         for label, _, _ in ENDPOINTS:
             med = {srv.name: h.median_load(runs[(label, srv.name)]) for srv in servers}
@@ -70,12 +84,38 @@ def main(argv: list[str] | None = None) -> None:
             for name in ["mock", UNCACHED, *(srv.name for srv in servers[1:])]:
                 m = med[name]
                 prism = med.get("prism", h.Load(float("nan"), float("nan"), float("nan"), 0, 0))
-                rows.append([label, name, m.rps, m.p50_ms, m.p99_ms, rss[name], m.errors,
-                             h.ratio(m.rps, prism.rps), h.ratio(m.p99_ms, prism.p99_ms),
-                             h.ratio(m.rps, med["starlette"].rps, percent=True)])
-        print(h.table(f"List endpoints at c={args.connections} (medians of {args.rounds})",
-                      ["endpoint", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "rps vs Prism",
-                       "p99 vs Prism", "rps vs Starlette"], rows))
+                rows.append(
+                    [
+                        label,
+                        name,
+                        m.rps,
+                        m.p50_ms,
+                        m.p99_ms,
+                        rss[name],
+                        m.errors,
+                        h.ratio(m.rps, prism.rps),
+                        h.ratio(m.p99_ms, prism.p99_ms),
+                        h.ratio(m.rps, med["starlette"].rps, percent=True),
+                    ]
+                )
+        print(
+            h.table(
+                f"List endpoints at c={args.connections} (medians of {args.rounds})",
+                [
+                    "endpoint",
+                    "server",
+                    "req/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "RSS MiB",
+                    "errors",
+                    "rps vs Prism",
+                    "p99 vs Prism",
+                    "rps vs Starlette",
+                ],
+                rows,
+            )
+        )
         print("\nTargets: rps vs Prism >= 2.00x, p99 vs Prism <= 1.00x, rps vs Starlette >= 25%.")
         print("Start-up to first 200 (s): " + ", ".join(f"{s.name} {s.startup_s:.1f}" for s in servers))
 

@@ -8,14 +8,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from conformance.config import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, SuiteConfig, UsageError
+from billing_contract import SpecError
+from conformance.config import UsageError
 from conformance.junit import write_junit
+from conformance.options import OPTIONS, Option, config_from_options
 from conformance.render import render
 from conformance.runner import TargetUnreachable, run_suite
-from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN
-from mock_server.spec import SpecError
-
-ENV_PREFIX = "BILLING_"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,92 +22,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name, default)
+def _add(parser: argparse.ArgumentParser, option: Option) -> None:
+    flag = f"--{option.name}"
+    if option.repeatable:
+        parser.add_argument(flag, action="append", default=[], metavar="NAME", help=option.describe())
+    else:
+        parser.add_argument(flag, type=option.kind, default=None, help=option.describe())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="billing-conformance", description=__doc__)
-    add = parser.add_argument
-    add("--mifumo-url", default=_env("MIFUMO_URL"), help="Mifumo base URL [BILLING_MIFUMO_URL]")
-    add("--wepay-url", default=_env("WEPAY_URL"), help="WePay base URL [BILLING_WEPAY_URL]")
-    add("--bearer-token", default=_env("BEARER_TOKEN", DEFAULT_BEARER_TOKEN), help="[BILLING_BEARER_TOKEN]")
-    add("--app-id", default=_env("APP_ID", DEFAULT_APP_ID), help="[BILLING_APP_ID]")
-    add("--app-token", default=_env("APP_TOKEN", DEFAULT_APP_TOKEN), help="[BILLING_APP_TOKEN]")
-    add("--api-version", default=_env("API_VERSION", "3.0"), help="WePay Api-Version [BILLING_API_VERSION]")
-    add(
-        "--seed",
-        type=int,
-        default=int(_env("SEED", str(DEFAULT_SEED)) or DEFAULT_SEED),
-        help="[BILLING_SEED]",
-    )
-    add(
-        "--max-examples",
-        type=int,
-        default=int(_env("MAX_EXAMPLES", str(DEFAULT_MAX_EXAMPLES)) or 0),
-        help="Schemathesis examples per operation [BILLING_MAX_EXAMPLES]",
-    )
-    add("--junit-xml", default=_env("JUNIT_XML"), help="write a JUnit XML report here [BILLING_JUNIT_XML]")
-    add("--exclude-check", action="append", default=[], metavar="NAME", help="skip a check (repeatable)")
-    add(
-        "--timeout",
-        type=float,
-        default=float(_env("TIMEOUT", "10") or 10),
-        help="seconds per request [BILLING_TIMEOUT]",
-    )
-    add(
-        "--deadline",
-        type=float,
-        default=_float(_env("DEADLINE")),
-        help="seconds for the whole run; reaching it fails the run (exit 1) [BILLING_DEADLINE]",
-    )
-    add(
-        "--max-rate",
-        type=float,
-        default=_float(_env("MAX_RATE")),
-        help="at most N requests in any second, both phases [BILLING_MAX_RATE]",
-    )
-    add("--quiet", action="store_true", help="no progress lines")
+    for option in OPTIONS:
+        _add(parser, option)
+    parser.add_argument("--junit-xml", default=None, help="write a JUnit XML report here [BILLING_JUNIT_XML]")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
-
-
-def _float(value: str | None) -> float | None:
-    return float(value) if value else None
-
-
-def config_from_args(args: argparse.Namespace) -> SuiteConfig:
-    excluded = {name for item in args.exclude_check for name in item.split(",") if name}
-    return SuiteConfig(
-        mifumo_url=args.mifumo_url,
-        wepay_url=args.wepay_url,
-        bearer_token=args.bearer_token,
-        app_id=args.app_id,
-        app_token=args.app_token,
-        api_version=args.api_version,
-        seed=args.seed,
-        max_examples=args.max_examples,
-        exclude_checks=frozenset(excluded),
-        timeout=args.timeout,
-        deadline=args.deadline,
-        max_rate=args.max_rate,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        config = config_from_args(args)
+        config = config_from_options(vars(args))
         progress = None if args.quiet else (lambda line: print(f"... {line}", file=sys.stderr, flush=True))
         report = run_suite(config, progress)
     except (UsageError, TargetUnreachable, SpecError) as exc:
         print(f"billing-conformance: error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # a bad number in an environment variable
-        print(f"billing-conformance: error: {exc}", file=sys.stderr)
-        return 2
     print(render(report))
-    if args.junit_xml:
-        write_junit(report, args.junit_xml)
+    junit_xml = args.junit_xml or os.environ.get("BILLING_JUNIT_XML")
+    if junit_xml:
+        write_junit(report, junit_xml)
     return report.exit_code
 
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN
-from mock_server.spec import DEFAULT_SPEC_PATH
-
-MIFUMO = "mifumo"
-WEPAY = "wepay"
-APIS = (MIFUMO, WEPAY)
-# The contract's tag for each API; the spec groups operations by it.
-TAGS = {MIFUMO: "Mifumo", WEPAY: "WePay"}
+from billing_contract import APIS, MIFUMO, SPEC_PATH, load_spec
 
 DEFAULT_SEED = 20240611
 DEFAULT_MAX_EXAMPLES = 25
+DEFAULT_TIMEOUT = 10.0
 
 
 class UsageError(Exception):
@@ -26,21 +20,22 @@ class UsageError(Exception):
 class SuiteConfig:
     mifumo_url: str | None = None
     wepay_url: str | None = None
-    bearer_token: str = DEFAULT_BEARER_TOKEN
-    app_id: str = DEFAULT_APP_ID
-    app_token: str = DEFAULT_APP_TOKEN
-    api_version: str = "3.0"
+    # No defaults: the suite checks real backends, with the credentials they accept.
+    bearer_token: str | None = None
+    app_id: str | None = None
+    app_token: str | None = None
+    api_version: str | None = None  # None: the first version the spec supports
     seed: int = DEFAULT_SEED
     max_examples: int = DEFAULT_MAX_EXAMPLES
     exclude_checks: frozenset[str] = field(default_factory=frozenset)
-    timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = None
     max_rate: float | None = None
     # Bounds every pagination walk, so a looping or endless server cannot hold the run.
     max_pages: int = 60
     schema_checks: bool = True
     semantic_checks: bool = True
-    spec_path: Path = DEFAULT_SPEC_PATH
+    spec_path: Path = SPEC_PATH
 
     def __post_init__(self) -> None:
         if not (self.mifumo_url or self.wepay_url):
@@ -48,6 +43,13 @@ class SuiteConfig:
         for url in (self.mifumo_url, self.wepay_url):
             if url and not url.startswith(("http://", "https://")):
                 raise UsageError(f"target URL must start with http:// or https://, got {url!r}")
+        if self.mifumo_url and not self.bearer_token:
+            raise UsageError("a Mifumo target needs its access token: --bearer-token or BILLING_BEARER_TOKEN")
+        if self.wepay_url and not (self.app_id and self.app_token):
+            raise UsageError(
+                "a WePay target needs its credentials: --app-id and --app-token, "
+                "or BILLING_APP_ID and BILLING_APP_TOKEN"
+            )
         if self.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
         if self.timeout <= 0 or (self.deadline is not None and self.deadline <= 0):
@@ -63,14 +65,19 @@ class SuiteConfig:
     def apis(self) -> tuple[str, ...]:
         return tuple(api for api in APIS if self.url_for(api))
 
+    @property
+    def version(self) -> str:
+        """The Api-Version sent to WePay: the one given, else the first the spec supports."""
+        return self.api_version or load_spec(str(self.spec_path)).facts.default_api_version
+
     def secrets(self) -> dict[str, str]:
         """Each credential and the environment variable the CLI reads it from (to keep it out of reports)."""
-        return {
-            self.bearer_token: "BILLING_BEARER_TOKEN",
-            self.app_token: "BILLING_APP_TOKEN",
-        }
+        pairs = ((self.bearer_token, "BILLING_BEARER_TOKEN"), (self.app_token, "BILLING_APP_TOKEN"))
+        return {value: name for value, name in pairs if value}
 
     def auth_headers(self, api: str) -> dict[str, str]:
+        facts = load_spec(str(self.spec_path)).facts
         if api == MIFUMO:
-            return {"Authorization": f"Bearer {self.bearer_token}"}
-        return {"App-Id": self.app_id, "App-Token": self.app_token, "Api-Version": self.api_version}
+            return {"Authorization": f"{facts.bearer_scheme} {self.bearer_token}"}
+        app_id, app_token = facts.credential_headers
+        return {app_id: self.app_id or "", app_token: self.app_token or "", facts.version_header: self.version}

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from billing_contract.spec import Spec
 from conformance.config import SuiteConfig
 from conformance.http import Client
-from mock_server.spec import Spec
 
 T = TypeVar("T")
 

@@ -11,50 +11,35 @@ from typing import Any
 
 import pytest
 
-from conformance.config import APIS, DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, SuiteConfig, UsageError
+from billing_contract import APIS
+from conformance.config import SuiteConfig, UsageError
+from conformance.options import OPTIONS, config_from_options
 from conformance.registry import checks_for
 from conformance.report import CheckResult, Status, SuiteReport
 from conformance.runner import run_suite
 
-_OPTIONS: tuple[tuple[str, str, Any, type], ...] = (
-    ("mifumo-url", "Mifumo base URL to test", None, str),
-    ("wepay-url", "WePay base URL to test", None, str),
-    ("bearer-token", "Mifumo bearer token", None, str),
-    ("app-id", "WePay App-Id", None, str),
-    ("app-token", "WePay App-Token", None, str),
-    ("api-version", "WePay Api-Version", None, str),
-    ("seed", "Schemathesis seed", DEFAULT_SEED, int),
-    ("max-examples", "Schemathesis examples per operation", DEFAULT_MAX_EXAMPLES, int),
-    ("timeout", "seconds per request", 10.0, float),
-    ("deadline", "seconds for the whole run; checks not run by then fail", None, float),
-    ("max-rate", "at most N requests in any second", None, float),
-)
 _REPORT_KEY = pytest.StashKey[SuiteReport]()
+_PREFIX = "conformance-"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("billing-conformance", "billing API conformance suite")
-    for name, help_text, default, kind in _OPTIONS:
-        group.addoption(f"--conformance-{name}", default=default, type=kind, help=help_text)
-    group.addoption(
-        "--conformance-exclude-check", action="append", default=[], metavar="NAME", help="skip a check (repeatable)"
-    )
-
-
-def _option(config: pytest.Config, name: str) -> Any:
-    return config.getoption(f"conformance_{name.replace('-', '_')}")
+    for option in OPTIONS:
+        flag = f"--{_PREFIX}{option.name}"
+        if option.repeatable:
+            group.addoption(flag, action="append", default=[], metavar="NAME", help=option.describe())
+        else:
+            group.addoption(flag, type=option.kind, default=None, help=option.describe())
 
 
 def suite_config(config: pytest.Config) -> SuiteConfig | None:
-    """The suite's config from the command line, or None when no target was given (plugin stays inert)."""
-    if not (_option(config, "mifumo-url") or _option(config, "wepay-url")):
+    """The suite's config from the command line, or None when no target was given (plugin stays inert:
+    the `BILLING_*_URL` variables alone do not turn it on, so a project's own test run is unaffected)."""
+    given = {option.field: config.getoption(f"{_PREFIX}{option.name}".replace("-", "_")) for option in OPTIONS}
+    if not (given["mifumo_url"] or given["wepay_url"]):
         return None
-    given = {name.replace("-", "_"): _option(config, name) for name, *_ in _OPTIONS}
-    excluded = {name for item in _option(config, "exclude-check") for name in item.split(",") if name}
     try:
-        return SuiteConfig(
-            **{key: value for key, value in given.items() if value is not None}, exclude_checks=frozenset(excluded)
-        )
+        return config_from_options(given)
     except UsageError as exc:
         raise pytest.UsageError(f"billing-conformance: {exc}") from None
 

@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 import httpx
 
+from billing_contract.spec import Spec
 from conformance.config import SuiteConfig
 from conformance.context import CheckContext
 from conformance.http import Client, DeadlineExceeded, RateLimiter, Throttled, remaining
 from conformance.registry import Failed, SemanticCheck, Skipped, checks_for
 from conformance.report import CheckResult, Status, SuiteReport
 from conformance.schema_checks import run_schema_checks
-from mock_server.spec import Spec
 
 Progress = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"

@@ -21,7 +21,8 @@ from schemathesis.engine import events, from_schema
 from schemathesis.engine.run import PhaseName
 from schemathesis.engine.run.unit._case import BudgetExpired
 
-from conformance.config import TAGS, WEPAY, SuiteConfig
+from billing_contract import TAGS, WEPAY
+from conformance.config import SuiteConfig
 from conformance.http import DeadlineExceeded, RateLimiter, Throttled, remaining, wait_out_429
 from conformance.report import CheckResult, Status
 

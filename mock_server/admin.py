@@ -6,13 +6,13 @@ import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 from starlette.types import Receive, Scope, Send
 
+from billing_contract.documents import ADMIN_SPEC_PATH
 from fixtures import FixturesError, generate_dataset
 from fixtures.dataset import parse_document
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mock_server.app import MockApp
 
 PREFIX = "/__mock"
-ADMIN_SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "mock-admin.yaml"
+
 MAX_BODY = 256 * 1024 * 1024
 LOG_SIZE = 10_000
 

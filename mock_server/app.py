@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billing_contract.facts import CURSOR_PARAM, LIST_STATEMENTS
+from billing_contract.spec import Spec
 from fixtures import Dataset, generate_dataset, load_dataset
 from mock_server.admin import AdminApi, RequestLog
 from mock_server.config import MockConfig
@@ -48,7 +50,6 @@ from mock_server.problems import ApiProblem, Kind
 from mock_server.query import CachingURIParser
 from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
-from mock_server.spec import Spec
 from mock_server.store import ServingData
 from mock_server.validation import CollectingParameterValidator
 
@@ -90,10 +91,6 @@ def build_dataset(config: MockConfig, spec: Spec) -> Dataset:
     return generate_dataset(config.seed, config.size, spec)
 
 
-LIST_STATEMENTS = "listBillingStatements"
-CURSOR_PARAM = "page"
-
-
 def _query_parameter(spec: Spec, operation_id: str, name: str) -> dict[str, Any]:
     return next(p for p in spec.parameters(operation_id) if p["in"] == "query" and p["name"] == name)
 
@@ -119,12 +116,6 @@ def _auth_status(spec: Spec, renderer: ErrorRenderer) -> dict[str, int]:
         op_id: renderer.envelope_for(op.path.split("{", 1)[0])[1].render(ApiProblem(Kind.UNAUTHENTICATED), "GET").status
         for op_id, op in spec.operations.items()
     }
-
-
-def _account_header(spec: Spec) -> str:
-    """The header naming the calling account, for per-account throttling: the first apiKey header scheme."""
-    schemes = spec.document.get("components", {}).get("securitySchemes", {}).values()
-    return next((s["name"] for s in schemes if s.get("type") == "apiKey" and s.get("in") == "header"), "App-Id")
 
 
 def create_app(config: MockConfig | None = None, dataset: Dataset | None = None) -> MockApp:
@@ -159,7 +150,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         ControlsAfterValidation,
         position=MiddlewarePosition.BEFORE_CONTEXT,
         controls=controls,
-        account_header=_account_header(spec),
+        account_header=spec.facts.account_header,
     )
     app.add_api(
         spec.document,

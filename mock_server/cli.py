@@ -18,12 +18,12 @@ from typing import TypeVar
 
 import uvicorn
 
+from billing_contract.spec import DEFAULT_SPEC_PATH, Spec, SpecError
 from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, generate_dataset
 from mock_server.app import DOCS_PATH, SPEC_PATH, TOOLING_PREFIX, MockApp, create_app
 from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
 from mock_server.controls import ControlSettings, parse_latency
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
-from mock_server.spec import DEFAULT_SPEC_PATH, Spec, SpecError
 
 N = TypeVar("N", int, float)
 ENV_PREFIX = "BILLING_MOCK_"
@@ -174,7 +174,8 @@ def banner(app: MockApp, host: str, port: int, workers: int) -> str:
             f"{summary['wepay']['accounts']} accounts)",
             f"  Docs    {base}{DOCS_PATH}/   Spec {base}{SPEC_PATH}   Tooling {base}{TOOLING_PREFIX}/dataset",
             f"  Mifumo credentials:  Authorization: Bearer {creds.bearer_token}",
-            f"  WePay credentials:   App-Id: {creds.app_id}   App-Token: {creds.app_token}   Api-Version: 3.0",
+            f"  WePay credentials:   App-Id: {creds.app_id}   App-Token: {creds.app_token}   "
+            f"Api-Version: {app.state.spec.facts.default_api_version}",
         ]
     )
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from billing_contract.spec import DEFAULT_SPEC_PATH
 from fixtures import DEFAULT_SEED, DatasetSize
 from mock_server.controls import ControlSettings
 from mock_server.security import Credentials
-from mock_server.spec import DEFAULT_SPEC_PATH
 
 # Browser clients on this machine, any port.
 DEFAULT_CORS_ORIGINS = ("http://localhost", "http://127.0.0.1", "https://localhost", "https://127.0.0.1")

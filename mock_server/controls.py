@@ -21,16 +21,13 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billing_contract.spec import Spec
 from mock_server.problems import ApiProblem, FieldError, Kind, Reason
-from mock_server.spec import Spec
 
 Headers = list[tuple[bytes, bytes]]
 FAULTS = ("reset", "empty", "malformed")
 MAX_DELAY_MS = 60_000
 SCOPE_KEY = "billing_mock"
-# WePay: 30 requests per endpoint per account per 10 s (api-facts; the spec's 429 description).
-RATE_LIMIT_REQUESTS = 30
-RATE_LIMIT_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,10 +130,11 @@ def preference_problem(message: str) -> ApiProblem:
     )
 
 
-class RateLimiter:
-    """Sliding window per (operation, account): at most `limit` requests in `window` seconds."""
+class Throttle:
+    """The API's rate limit, enforced: a sliding window per (operation, account) of at most `limit`
+    requests in `window` seconds (the spec's `x-rate-limit`); the suite's pacer is its opposite."""
 
-    def __init__(self, limit: int = RATE_LIMIT_REQUESTS, window: float = RATE_LIMIT_WINDOW_S) -> None:
+    def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
         self._hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
@@ -174,7 +172,7 @@ class Controls:
         self.settings = settings
         self.documented = DocumentedResponses(spec)
         self.random = random.Random(settings.seed)
-        self.limiter = RateLimiter()
+        self.throttle = Throttle(spec.facts.rate_limit.requests, spec.facts.rate_limit.window_s)
         self.throttled_operations = frozenset(op_id for op_id, op in spec.operations.items() if 429 in op.statuses)
 
     def latency_ms(self, preference: Preference) -> int:
@@ -235,7 +233,7 @@ class ControlsAfterValidation:
         controls = self.controls
         if controls.settings.rate_limit and operation_id in controls.throttled_operations:
             account = next((v.decode("latin-1") for k, v in scope["headers"] if k == self.account_header), "")
-            wait = controls.limiter.retry_after(operation_id, account)
+            wait = controls.throttle.retry_after(operation_id, account)
             if wait is not None:
                 raise ApiProblem(Kind.THROTTLED, retry_after=wait)
         preference = preference_of(scope)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from mock_server.spec import Spec
+from billing_contract.spec import Spec
 
 EXPOSED = ["X-Correlation-Id", "Retry-After", "WWW-Authenticate", "Allow"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from billing_contract.spec import Spec
 from mock_server.problems import ApiProblem, FieldError, Kind, Reason
-from mock_server.spec import Spec
 
 _MAX_ECHO = 80
 

@@ -14,15 +14,16 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
+from billing_contract.facts import MIFUMO, TAGS, WEPAY
+from billing_contract.spec import Spec
 from mock_server.envelopes import DrfEnvelope, Envelope, ErrorResponse, V3Envelope
 from mock_server.problems import ApiProblem, Kind
 from mock_server.security import credentials_presented
-from mock_server.spec import Spec
 
 logger = logging.getLogger("billing_mock.errors")
 
 # Which envelope each tag of the contract speaks.
-ENVELOPES_BY_TAG: dict[str, type[DrfEnvelope] | type[V3Envelope]] = {"Mifumo": DrfEnvelope, "WePay": V3Envelope}
+ENVELOPES_BY_TAG: dict[str, type[DrfEnvelope] | type[V3Envelope]] = {TAGS[MIFUMO]: DrfEnvelope, TAGS[WEPAY]: V3Envelope}
 
 
 class FallbackEnvelope:

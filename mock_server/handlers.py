@@ -15,6 +15,7 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 from starlette.types import Scope
 
+from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.pagination import CursorCodec, CursorState, InvalidCursor, Window, page_link, page_number_window
 from mock_server.problems import ApiProblem, FieldError, Kind, Reason
 from mock_server.query import resolved_query
@@ -75,9 +76,9 @@ class Handlers:
         self.cursor_param = cursor_param
         self.cursor_excludes = cursor_excludes
         self._by_operation_id: dict[str, Callable[..., Any]] = {
-            "getBillingHistory": self.get_billing_history,
-            "listBillingStatements": self.list_billing_statements,
-            "getBillingStatement": self.get_billing_statement,
+            GET_HISTORY: self.get_billing_history,
+            LIST_STATEMENTS: self.list_billing_statements,
+            GET_STATEMENT: self.get_billing_statement,
         }
 
     def resolve(self, operation_id: str) -> Callable[..., Any]:

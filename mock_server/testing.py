@@ -33,7 +33,13 @@ class RunningMock:
 
     @property
     def wepay_headers(self) -> dict[str, str]:
-        return {"App-Id": self.credentials.app_id, "App-Token": self.credentials.app_token, "Api-Version": "3.0"}
+        facts = self.app.state.spec.facts
+        app_id, app_token = facts.credential_headers
+        return {
+            app_id: self.credentials.app_id,
+            app_token: self.credentials.app_token,
+            facts.version_header: facts.default_api_version,
+        }
 
 
 def free_port(host: str = "127.0.0.1") -> int:

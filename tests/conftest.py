@@ -9,10 +9,19 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from billing_contract.spec import Spec, load_spec
 from mock_server import MockApp, MockConfig, create_app
-from mock_server.spec import Spec, load_spec
 from mock_server.testing import RunningMock, running_mock
 from tests.openapi_check import ContractValidator, validating_hook
+from tests.support import MOCK_SUITE_ENV
+
+
+@pytest.fixture(autouse=True)
+def suite_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite has no default credentials: every test's CLI runs (in process or as a subprocess, which
+    inherits the environment) get the default mock's through the suite's own variables."""
+    for name, value in MOCK_SUITE_ENV.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from mock_server.spec import Spec
+from billing_contract.spec import Spec
 
 
 @dataclass

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance import SuiteConfig, run_suite
+from conformance import run_suite
 from mock_server import MockConfig, create_app
 from mock_server.app import MockApp
 from mock_server.testing import serve_in_thread
 from tests.broken.asgi import Broken
 from tests.broken.impls import BROKEN, BrokenImpl
+from tests.support import suite_config
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def mock_app() -> Iterator[MockApp]:
 @pytest.mark.parametrize("impl", BROKEN, ids=[b.name for b in BROKEN])
 def test_broken_implementation_is_caught_by_its_check(impl: BrokenImpl, mock_app: MockApp) -> None:
     with serve_in_thread(Broken(mock_app, impl.handler)) as url:
-        config = SuiteConfig(
+        config = suite_config(
             **{f"{impl.api}_url": url},
             schema_checks=impl.schema,
             max_examples=10,

@@ -13,11 +13,12 @@ import pytest
 
 from conformance import Status, SuiteConfig, UsageError, run_suite
 from conformance.cli import main
-from conformance.pytest_plugin import suite_config
+from conformance.pytest_plugin import suite_config as plugin_suite_config
 from conformance.registry import checks_for
 from fixtures import DatasetSize
 from mock_server import MockConfig
 from mock_server.testing import RunningMock, free_port, running_mock
+from tests.support import MOCK_SUITE_ENV, suite_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--max-examples", "5", "--quiet"]
@@ -31,7 +32,7 @@ def mock() -> Iterator[RunningMock]:
 
 @pytest.fixture(scope="module")
 def full_report(mock: RunningMock):
-    return run_suite(SuiteConfig(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
+    return run_suite(suite_config(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
 
 
 def test_every_check_passes_against_the_mock(full_report) -> None:
@@ -53,14 +54,14 @@ def test_every_check_passes_against_the_mock(full_report) -> None:
 
 
 def test_same_seed_same_verdict_and_cases(mock: RunningMock, full_report) -> None:
-    again = run_suite(SuiteConfig(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
+    again = run_suite(suite_config(mifumo_url=mock.url, wepay_url=mock.url, max_examples=10, seed=3))
     assert again.verdict() == full_report.verdict()
     assert again.case_fingerprints == full_report.case_fingerprints
     assert full_report.case_fingerprints
 
 
 def test_only_the_given_api_is_tested(mock: RunningMock) -> None:
-    report = run_suite(SuiteConfig(wepay_url=mock.url, schema_checks=False))
+    report = run_suite(suite_config(wepay_url=mock.url, schema_checks=False))
     assert {r.api for r in report.results} == {"wepay"}
     assert report.passed
 
@@ -68,7 +69,7 @@ def test_only_the_given_api_is_tested(mock: RunningMock) -> None:
 def test_tiny_dataset_skips_what_it_cannot_decide() -> None:
     tiny = MockConfig(seed=1, size=DatasetSize(records=1, statements=1, accounts=1))
     with running_mock(tiny) as running:
-        report = run_suite(SuiteConfig(mifumo_url=running.url, wepay_url=running.url, schema_checks=False))
+        report = run_suite(suite_config(mifumo_url=running.url, wepay_url=running.url, schema_checks=False))
     assert report.passed, [(f.check, f.message) for f in report.failures]
     skipped = {r.check for r in report.results if r.status is Status.SKIPPED}
     assert {"mifumo_pagination_integrity", "mifumo_order", "wepay_previous_retraces", "wepay_cursor_tamper"} <= skipped
@@ -112,6 +113,25 @@ def test_cli_unreachable_target_exits_2(capsys) -> None:
     assert "unreachable" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--mifumo-url", "http://127.0.0.1:9"], "BILLING_BEARER_TOKEN"),
+        (["--wepay-url", "http://127.0.0.1:9"], "--app-id"),
+    ],
+    ids=["mifumo", "wepay"],
+)
+def test_cli_without_credentials_is_a_usage_error(
+    argv: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The suite checks real backends: it never falls back to the mock's credentials.
+    for name in MOCK_SUITE_ENV:
+        monkeypatch.delenv(name)
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err
+
+
 def test_config_requires_a_target() -> None:
     with pytest.raises(UsageError):
         SuiteConfig()
@@ -139,7 +159,7 @@ def test_cli_as_subprocess_with_env_vars(mock: RunningMock, tmp_path: Path) -> N
 
 def test_pytest_plugin_is_inert_without_its_options(request: pytest.FixtureRequest) -> None:
     # This very session loads the plugin through its entry point, without any --conformance-* option.
-    assert suite_config(request.config) is None
+    assert plugin_suite_config(request.config) is None
     assert not [item for item in request.session.items if item.name.startswith("conformance[")]
 
 
@@ -167,7 +187,7 @@ def test_pytest_plugin_runs_the_suite_when_asked(mock: RunningMock, tmp_path: Pa
 
 
 def test_deadline_skips_instead_of_hanging(mock: RunningMock) -> None:
-    report = run_suite(SuiteConfig(wepay_url=mock.url, schema_checks=False, deadline=0.001, max_rate=1000))
+    report = run_suite(suite_config(wepay_url=mock.url, schema_checks=False, deadline=0.001, max_rate=1000))
     assert report.results and all(r.status is Status.SKIPPED for r in report.results)
 
 

@@ -15,7 +15,7 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from mock_server.spec import DEFAULT_SPEC_PATH, Spec
+from billing_contract.spec import DEFAULT_SPEC_PATH, Spec
 from tests.openapi_check import ContractValidator
 
 ROOT = Path(__file__).resolve().parent.parent

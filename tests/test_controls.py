@@ -10,7 +10,7 @@ import pytest
 
 from fixtures import DatasetSize, generate_dataset
 from mock_server import MockConfig
-from mock_server.controls import ControlSettings, RateLimiter, parse_prefer
+from mock_server.controls import ControlSettings, Throttle, parse_prefer
 from mock_server.testing import RunningMock
 
 HISTORY = "/api/billing/history/"
@@ -103,13 +103,13 @@ def test_rate_limit_per_endpoint_per_app_id(billing_mock: RunningMock) -> None:
     )
 
 
-def test_rate_limiter_window_slides() -> None:
-    limiter = RateLimiter(limit=2, window=10)
-    assert limiter.retry_after("op", "a", now=0) is None
-    assert limiter.retry_after("op", "a", now=1) is None
-    assert limiter.retry_after("op", "a", now=2) == 8
-    assert limiter.retry_after("op", "b", now=2) is None
-    assert limiter.retry_after("op", "a", now=10) is None
+def test_throttle_window_slides() -> None:
+    throttle = Throttle(limit=2, window=10)
+    assert throttle.retry_after("op", "a", now=0) is None
+    assert throttle.retry_after("op", "a", now=1) is None
+    assert throttle.retry_after("op", "a", now=2) == 8
+    assert throttle.retry_after("op", "b", now=2) is None
+    assert throttle.retry_after("op", "a", now=10) is None
 
 
 def test_prefer_parsing() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mock_server.spec import Spec
+from billing_contract.spec import Spec
 
 
 def test_openapi_json_is_the_contract(api: httpx.Client, spec: Spec) -> None:

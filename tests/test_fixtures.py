@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from billing_contract.spec import Spec
 from fixtures import EPOCH, DatasetSize, FixturesError, dump_dataset, generate_dataset, load_dataset
-from mock_server.spec import Spec
 
 
 def test_default_dataset_shape(spec: Spec) -> None:

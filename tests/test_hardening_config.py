@@ -20,7 +20,12 @@ def billing_mock(*args: str, timeout: float = 30) -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
     return subprocess.run(
         [sys.executable, "-m", "mock_server.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -55,8 +60,15 @@ def test_bad_flags(args: list[str], needle: str) -> None:
 
 def test_bad_environment_variable() -> None:
     env = {**os.environ, "BILLING_MOCK_PORT": "eighty"}
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=30, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert_usage_error(result, "BILLING_MOCK_PORT")
 
 

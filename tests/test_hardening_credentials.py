@@ -104,8 +104,16 @@ KINDS = ("missing", "empty", "right", "wrong", "prefix", "suffixed", "case-chang
 
 
 def _value(kind: str, right: str, other: str) -> str | None:
-    return {"missing": None, "empty": "", "right": right, "wrong": "wrong", "prefix": right[:-1],
-            "suffixed": right + " x", "case-changed": right.upper(), "swapped": other}[kind]
+    return {
+        "missing": None,
+        "empty": "",
+        "right": right,
+        "wrong": "wrong",
+        "prefix": right[:-1],
+        "suffixed": right + " x",
+        "case-changed": right.upper(),
+        "swapped": other,
+    }[kind]
 
 
 WEPAY_COMBINATIONS = [(i, t) for i, t in itertools.product(KINDS, KINDS) if (i, t) != ("right", "right")]
@@ -187,8 +195,11 @@ def test_every_credential_check_goes_through_compare_digest(monkeypatch: pytest.
     with running_mock(MockConfig(credentials=creds)) as mock, httpx.Client(base_url=mock.url, timeout=10) as http:
         for token in ("bearer-secret-1", "bearer-secret-x", "b"):
             http.get(MIFUMO, headers={"Authorization": f"Bearer {token}"})
-        for app_id, app_token in (("id-secret-2", "token-secret-3"), ("id-secret-x", "token-secret-3"),
-                                  ("id-secret-2", "t")):
+        for app_id, app_token in (
+            ("id-secret-2", "token-secret-3"),
+            ("id-secret-x", "token-secret-3"),
+            ("id-secret-2", "t"),
+        ):
             http.get(WEPAY, headers={"App-Id": app_id, "App-Token": app_token, "Api-Version": "3.0"})
     for presented in (b"bearer-secret-1", b"bearer-secret-x", b"b", b"id-secret-2", b"id-secret-x", b"t"):
         assert presented in seen, (presented, seen)
@@ -221,8 +232,19 @@ def _wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float
 def test_secrets_never_appear_in_logs_after_the_banner(tmp_path: Path) -> None:
     port = free_port()
     command = [
-        sys.executable, "-m", "mock_server.cli", "--port", str(port), "--log-level", "debug",
-        "--bearer-token", SECRETS.bearer_token, "--app-id", SECRETS.app_id, "--app-token", SECRETS.app_token,
+        sys.executable,
+        "-m",
+        "mock_server.cli",
+        "--port",
+        str(port),
+        "--log-level",
+        "debug",
+        "--bearer-token",
+        SECRETS.bearer_token,
+        "--app-id",
+        SECRETS.app_id,
+        "--app-token",
+        SECRETS.app_token,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
     with (tmp_path / "out").open("w+") as out, (tmp_path / "err").open("w+") as err:
@@ -233,13 +255,19 @@ def test_secrets_never_appear_in_logs_after_the_banner(tmp_path: Path) -> None:
             right_m = {"Authorization": f"Bearer {SECRETS.bearer_token}"}
             right_w = {"App-Id": SECRETS.app_id, "App-Token": SECRETS.app_token, "Api-Version": "3.0"}
             with httpx.Client(base_url=url, timeout=10) as http:
-                for headers in (right_m, {"Authorization": f"Bearer {SECRETS.bearer_token}x"},
-                                {"Authorization": f"bearer {SECRETS.bearer_token}"}):
+                for headers in (
+                    right_m,
+                    {"Authorization": f"Bearer {SECRETS.bearer_token}x"},
+                    {"Authorization": f"bearer {SECRETS.bearer_token}"},
+                ):
                     http.get(MIFUMO, headers=headers)
                     http.get(MIFUMO + "?page_size=0&x=1", headers=headers)
-                for headers in (right_w, {**right_w, "App-Token": SECRETS.app_token + "x"},
-                                {**right_w, "App-Id": SECRETS.app_token, "App-Token": SECRETS.app_id},
-                                {"App-Id": SECRETS.app_id, "Api-Version": "3.0"}):
+                for headers in (
+                    right_w,
+                    {**right_w, "App-Token": SECRETS.app_token + "x"},
+                    {**right_w, "App-Id": SECRETS.app_token, "App-Token": SECRETS.app_id},
+                    {"App-Id": SECRETS.app_id, "Api-Version": "3.0"},
+                ):
                     http.get(WEPAY, headers=headers)
                     http.get(f"{WEPAY}?page_size=0&currency=EUR&zz=1", headers=headers)
                     http.get(f"{WEPAY}/nope", headers=headers)

@@ -103,10 +103,32 @@ def test_a_genuine_cursor_is_accepted(client: httpx.Client, mock: RunningMock) -
 
 @pytest.mark.parametrize(
     "kind",
-    ["other-account", "no-filters", "offset-zero", "bigger-page", "negative-offset", "flipped-mac-bit",
-     "empty-mac", "no-mac", "mac-only", "truncated-payload", "truncated-mac", "truncated-1", "truncated-half",
-     "extra-dot", "two-macs", "padded-payload", "padded-mac", "swapped-halves",
-     "uppercased", "whitespace", "plain-json", "long", "nul", "random"],
+    [
+        "other-account",
+        "no-filters",
+        "offset-zero",
+        "bigger-page",
+        "negative-offset",
+        "flipped-mac-bit",
+        "empty-mac",
+        "no-mac",
+        "mac-only",
+        "truncated-payload",
+        "truncated-mac",
+        "truncated-1",
+        "truncated-half",
+        "extra-dot",
+        "two-macs",
+        "padded-payload",
+        "padded-mac",
+        "swapped-halves",
+        "uppercased",
+        "whitespace",
+        "plain-json",
+        "long",
+        "nul",
+        "random",
+    ],
 )
 def test_altered_cursors_are_invalid_params(client: httpx.Client, mock: RunningMock, kind: str) -> None:
     accounts = _accounts(mock)
@@ -118,8 +140,14 @@ def test_altered_cursors_are_invalid_params(client: httpx.Client, mock: RunningM
 
 @pytest.mark.parametrize(
     "extra",
-    [{"account_id": "OTHER"}, {"account_id": ""}, {"currency": "USD"}, {"currency": "CAD"}, {"page_size": 500},
-     {"page_size": 1, "account_id": "OTHER", "currency": "USD"}],
+    [
+        {"account_id": "OTHER"},
+        {"account_id": ""},
+        {"currency": "USD"},
+        {"currency": "CAD"},
+        {"page_size": 500},
+        {"page_size": 1, "account_id": "OTHER", "currency": "USD"},
+    ],
 )
 def test_a_cursor_replayed_with_other_filters_is_refused(client: httpx.Client, mock: RunningMock, extra: dict) -> None:
     accounts = _accounts(mock)
@@ -156,9 +184,10 @@ def test_standard_alphabet_reencoding_is_refused(client: httpx.Client, mock: Run
 
 def test_a_cursor_from_another_dataset_is_refused(client: httpx.Client) -> None:
     """A cursor signed for another seed (another mock instance) is not this server's."""
-    with running_mock(MockConfig(seed=1)) as other, httpx.Client(
-        base_url=other.url, headers=other.wepay_headers, timeout=10
-    ) as other_client:
+    with (
+        running_mock(MockConfig(seed=1)) as other,
+        httpx.Client(base_url=other.url, headers=other.wepay_headers, timeout=10) as other_client,
+    ):
         foreign = _cursor(other_client.get(LIST, params={"page_size": 1}).json()["next"])
     _assert_invalid_cursor(client.get(LIST, params={"page": foreign}))
 

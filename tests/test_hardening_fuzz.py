@@ -49,12 +49,24 @@ def test_every_check_and_both_modes_are_enabled(mock: RunningMock) -> None:
     schema = fuzz.load_schema(mock.url, _headers(mock), cases=30, seed=1)
     operation = schema["/billing_statements"]["GET"]
     checks = schema.config.checks_config_for(operation=operation, phase="fuzzing")
-    disabled = [name for name in ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-                                  "response_headers_conformance", "response_schema_conformance",
-                                  "negative_data_rejection", "positive_data_acceptance", "missing_required_header",
-                                  "unsupported_method", "ignored_auth", "use_after_free",
-                                  "ensure_resource_availability")
-                if not checks.get_by_name(name=name).enabled]
+    disabled = [
+        name
+        for name in (
+            "not_a_server_error",
+            "status_code_conformance",
+            "content_type_conformance",
+            "response_headers_conformance",
+            "response_schema_conformance",
+            "negative_data_rejection",
+            "positive_data_acceptance",
+            "missing_required_header",
+            "unsupported_method",
+            "ignored_auth",
+            "use_after_free",
+            "ensure_resource_availability",
+        )
+        if not checks.get_by_name(name=name).enabled
+    ]
     assert not disabled
     modes = schema.config.generation_for(operation=operation, phase="fuzzing").modes
     assert set(modes) == {GenerationMode.POSITIVE, GenerationMode.NEGATIVE}

@@ -67,8 +67,13 @@ def parse(raw: bytes) -> RawResponse | None:
     return RawResponse(int(status_line.split()[1]), headers, rest[:length])
 
 
-def request(target: bytes | str, headers: dict[str, str] | None = None, extra: bytes = b"",
-            body: bytes = b"", method: bytes = b"GET") -> bytes:
+def request(
+    target: bytes | str,
+    headers: dict[str, str] | None = None,
+    extra: bytes = b"",
+    body: bytes = b"",
+    method: bytes = b"GET",
+) -> bytes:
     """One HTTP/1.1 request with `Connection: close`; `extra` is spliced in verbatim after the headers."""
     if isinstance(target, str):
         target = target.encode("ascii")
@@ -352,11 +357,12 @@ def test_a_multipart_get_body_never_stands_in_for_a_parameter(mock: RunningMock,
     answer is the body-less one (connexion alone would pass the uploaded file to the handler: a 500)."""
     headers = mock.wepay_headers if path == WEPAY else mock.mifumo_headers
     multipart = (
-        b"--b\r\nContent-Disposition: form-data; name=\"" + field.encode() + b"\"; filename=\"a.txt\"\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="' + field.encode() + b'"; filename="a.txt"\r\n'
         b"Content-Type: text/plain\r\n\r\n5\r\n--b--\r\n"
     )
-    with_body = parse(exchange(mock, request(path, {**headers, "Content-Type": "multipart/form-data; boundary=b"},
-                                             body=multipart)))
+    with_body = parse(
+        exchange(mock, request(path, {**headers, "Content-Type": "multipart/form-data; boundary=b"}, body=multipart))
+    )
     without = parse(exchange(mock, request(path, headers)))
     assert with_body is not None and without is not None
     assert (with_body.status, with_body.json()) == (200, without.json())

@@ -32,6 +32,7 @@ from mock_server import MockConfig, create_app
 from mock_server.controls import ControlSettings
 from mock_server.testing import free_port, running_mock, serve_in_thread
 from tests.broken.asgi import Broken, Reply, Request
+from tests.support import suite_config
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -122,7 +123,7 @@ def test_slow_target_reports_timeouts_and_finishes_within_the_deadline(slow_url:
 
 
 def test_slow_target_semantic_checks_fail_with_a_clear_message(slow_url: str) -> None:
-    report, wall = _timed(SuiteConfig(mifumo_url=slow_url, schema_checks=False, timeout=0.2, deadline=8))
+    report, wall = _timed(suite_config(mifumo_url=slow_url, schema_checks=False, timeout=0.2, deadline=8))
     assert report.exit_code == 1
     timeouts = [r for r in report.failures if r.message == "no response within 0.2s (--timeout)"]
     assert timeouts and all(r.curl.startswith("curl") and "Timeout" in r.got for r in timeouts)
@@ -134,7 +135,7 @@ def test_slow_target_semantic_checks_fail_with_a_clear_message(slow_url: str) ->
 
 
 def test_deadline_reached_fails_the_run_and_passes_nothing(slow_url: str) -> None:
-    report, wall = _timed(SuiteConfig(wepay_url=slow_url, schema_checks=False, timeout=1.0, deadline=1.2))
+    report, wall = _timed(suite_config(wepay_url=slow_url, schema_checks=False, timeout=1.0, deadline=1.2))
     # Slack for what cannot be interrupted (thread and socket teardown), not for another request.
     assert wall < 1.2 + 1.0, wall
     assert report.deadline_reached and report.exit_code == 1 and not report.passed
@@ -148,7 +149,7 @@ def test_deadline_reached_fails_the_run_and_passes_nothing(slow_url: str) -> Non
 
 
 def test_deadline_during_schema_checks_passes_no_schema_check(slow_url: str) -> None:
-    report, wall = _timed(SuiteConfig(wepay_url=slow_url, timeout=0.3, deadline=2, max_examples=5))
+    report, wall = _timed(suite_config(wepay_url=slow_url, timeout=0.3, deadline=2, max_examples=5))
     assert wall < 2 + 2.0, wall  # unbounded, Schemathesis' phases would go on for many more 0.3 s timeouts
     assert report.deadline_reached and report.exit_code == 1
     assert not [r for r in report.results if r.status is Status.PASSED]
@@ -163,7 +164,7 @@ async def _html(request: StarletteRequest) -> Response:
 
 def test_html_answers_are_findings_not_a_crash() -> None:
     with serve_in_thread(_app(_html)) as url:
-        report, wall = _timed(SuiteConfig(mifumo_url=url, wepay_url=url, timeout=2, deadline=30, max_examples=2))
+        report, wall = _timed(suite_config(mifumo_url=url, wepay_url=url, timeout=2, deadline=30, max_examples=2))
     assert report.exit_code == 1 and not report.deadline_reached
     failed = report.failed_checks()
     assert "content_type_conformance" in failed
@@ -201,7 +202,7 @@ def _closing_server() -> Iterator[str]:
 
 def test_closed_connections_are_findings_not_a_crash() -> None:
     with _closing_server() as url:
-        report, wall = _timed(SuiteConfig(mifumo_url=url, wepay_url=url, timeout=1, deadline=30, max_examples=2))
+        report, wall = _timed(suite_config(mifumo_url=url, wepay_url=url, timeout=1, deadline=30, max_examples=2))
     # It accepts connections, so it is reachable: every check fails, none passes.
     assert report.exit_code == 1 and not report.deadline_reached
     assert report.results and all(r.status is Status.FAILED for r in report.results)
@@ -229,7 +230,7 @@ def test_redirects_are_findings_and_never_followed_to_another_host() -> None:
             return RedirectResponse(f"{target}/login?next={request.url.path}", status_code=302)
 
         with serve_in_thread(_app(redirect)) as url:
-            report, wall = _timed(SuiteConfig(mifumo_url=url, wepay_url=url, timeout=2, deadline=30, max_examples=2))
+            report, wall = _timed(suite_config(mifumo_url=url, wepay_url=url, timeout=2, deadline=30, max_examples=2))
     assert elsewhere == []
     assert report.exit_code == 1 and not report.deadline_reached
     assert "status_code_conformance" in report.failed_checks()
@@ -262,7 +263,7 @@ def test_max_rate_holds_at_the_server_for_both_phases() -> None:
 
     rate = 40
     with serve_in_thread(Broken(create_app(MockConfig(seed=7)), count)) as url:
-        report, wall = _timed(SuiteConfig(wepay_url=url, max_examples=2, max_rate=rate, deadline=60))
+        report, wall = _timed(suite_config(wepay_url=url, max_examples=2, max_rate=rate, deadline=60))
     assert report.exit_code == 0, render(report)
     stamps = [stamp for stamp, _ in seen]
     schema_requests = sum(r.kind == "schema" for r in report.results)
@@ -287,7 +288,7 @@ def test_429_with_retry_after_is_waited_out_and_not_a_failure(schema_checks: boo
         return await call(request)
 
     with serve_in_thread(Broken(create_app(MockConfig(seed=7)), throttle)) as url:
-        report, wall = _timed(SuiteConfig(wepay_url=url, max_examples=2, schema_checks=schema_checks, deadline=60))
+        report, wall = _timed(suite_config(wepay_url=url, max_examples=2, schema_checks=schema_checks, deadline=60))
     assert report.exit_code == 0, render(report)
     assert throttled["left"] == 0 and report.throttled == 2 and report.throttled_seconds == 2
     assert "Waited out 2 429 answer(s)" in render(report)
@@ -297,7 +298,7 @@ def test_429_with_retry_after_is_waited_out_and_not_a_failure(schema_checks: boo
 def test_throttling_mock_is_waited_out_and_the_suite_passes() -> None:
     # The WePay semantic checks send about 50 list requests: past 30 in 10 s the mock answers 429.
     with running_mock(MockConfig(seed=7, controls=ControlSettings(rate_limit=True))) as mock:
-        report, wall = _timed(SuiteConfig(wepay_url=mock.url, schema_checks=False, deadline=40))
+        report, wall = _timed(suite_config(wepay_url=mock.url, schema_checks=False, deadline=40))
     assert report.exit_code == 0, render(report)
     assert report.throttled >= 1 and report.throttled_seconds > 0
     assert report.throttled_seconds <= wall < 40, wall
@@ -310,7 +311,7 @@ def test_429_wait_beyond_the_deadline_stops_at_the_deadline() -> None:
         return await call(request)
 
     with serve_in_thread(Broken(create_app(MockConfig(seed=7)), throttle)) as url:
-        report, wall = _timed(SuiteConfig(wepay_url=url, schema_checks=False, deadline=3))
+        report, wall = _timed(suite_config(wepay_url=url, schema_checks=False, deadline=3))
     assert wall < 3 + 2.0, wall  # far from the 30 s Retry-After it would otherwise wait
     assert report.deadline_reached and report.exit_code == 1
     assert not [r for r in report.results if r.status is Status.PASSED]

@@ -6,9 +6,9 @@ from typing import Any
 
 import jsonschema
 
+from billing_contract.spec import Spec
 from conformance.http import Exchange
 from conformance.registry import ensure
-from mock_server.spec import Spec
 
 # Labels as Schemathesis prints them, so both kinds of checks share a report row per operation.
 GET_HISTORY = "GET /api/billing/history/"

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from billing_contract import MIFUMO, facts
 from conformance.checks.common import GET_HISTORY, ensure_body_matches, ensure_status
-from conformance.config import MIFUMO
 from conformance.context import CheckContext
 from conformance.pagination import (
     Page,
@@ -25,7 +25,7 @@ from conformance.pagination import (
 )
 from conformance.registry import Skipped, check, ensure
 
-OPERATION = "getBillingHistory"
+OPERATION = facts.GET_HISTORY
 # Query parameters that no version of the contract defines; DRF ignores them and keeps them in links.
 PROBE_PARAM = ("conformance_probe", "1")
 

@@ -7,8 +7,8 @@ import re
 import uuid
 from typing import Any
 
+from billing_contract import WEPAY, facts
 from conformance.checks.common import GET_STATEMENT, LIST_STATEMENTS, ensure_body_matches, ensure_status
-from conformance.config import WEPAY
 from conformance.context import CheckContext
 from conformance.http import Exchange
 from conformance.pagination import (
@@ -22,8 +22,8 @@ from conformance.pagination import (
 )
 from conformance.registry import Skipped, check, ensure
 
-LIST = "listBillingStatements"
-GET = "getBillingStatement"
+LIST = facts.LIST_STATEMENTS
+GET = facts.GET_STATEMENT
 CURSOR = "page"
 CURSOR_LINK = re.compile(r"^/billing_statements\?page=([^&\s]+)$")
 
@@ -303,7 +303,7 @@ def wepay_values(ctx: CheckContext) -> None:
     result, _ = _walk(ctx)
     for page in result.pages:
         for item in page.items():
-            _ensure_statement_values(item, ctx.config.api_version, page.exchange)
+            _ensure_statement_values(item, ctx.config.version, page.exchange)
 
 
 @check(WEPAY, LIST_STATEMENTS)
@@ -375,7 +375,7 @@ def _ensure_not_authorized(ctx: CheckContext, path: str, headers: dict[str, str]
 @check(WEPAY, LIST_STATEMENTS)
 def wepay_auth_errors(ctx: CheckContext) -> None:
     """Missing, partial or wrong App-Id/App-Token get 403 NOT_AUTHORIZED, before any header or query check."""
-    app_id, token, version = ctx.config.app_id, ctx.config.app_token, ctx.config.api_version
+    app_id, token, version = ctx.config.app_id, ctx.config.app_token, ctx.config.version
     cases = {
         "no credentials": {"Api-Version": version},
         "App-Id only": {"App-Id": app_id, "Api-Version": version},
@@ -417,7 +417,7 @@ def wepay_param_errors(ctx: CheckContext) -> None:
 def wepay_correlation_id(ctx: CheckContext) -> None:
     """Every WePay response, errors included, carries a fresh `X-Correlation-Id`."""
     unknown = _statement_path(ctx, _unknown_id(ctx))
-    no_auth = {"Api-Version": ctx.config.api_version}
+    no_auth = {"Api-Version": ctx.config.version}
     exchanges = [
         ctx.client.get(_path(ctx)),
         ctx.client.get(_path(ctx), {"page_size": 0}),

@@ -1,7 +1,8 @@
-"""The contract, loaded once: the raw OpenAPI document plus the lookups the mock needs from it.
+"""The contract, loaded once: the raw OpenAPI document plus the lookups code needs from it.
 
-Everything the mock knows about parameters, bounds, enums, fixed error bodies and which API owns a
-path is read from here, so `specs/openapi.yaml` stays the single source of truth.
+Everything the fixtures, the mock and the suite know about parameters, bounds, enums, fixed error
+bodies and which API owns a path is read from here, so `specs/openapi.yaml` stays the single source
+of truth.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import yaml
 
-DEFAULT_SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "openapi.yaml"
+from billing_contract.documents import SPEC_PATH as DEFAULT_SPEC_PATH
+from billing_contract.facts import ApiFacts
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -118,10 +120,14 @@ class Spec:
         return any(pattern.fullmatch(path) for pattern in self._path_patterns)
 
     @functools.cached_property
+    def facts(self) -> ApiFacts:
+        """The API facts the spec states (credential headers, versions, rate limit)."""
+        return ApiFacts.from_spec(self)
+
+    @functools.cached_property
     def _path_patterns(self) -> list[re.Pattern[str]]:
         return [
-            re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
-            for template in self.document["paths"]
+            re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))) for template in self.document["paths"]
         ]
 
     def tag_of_path(self, path: str) -> str | None:
