@@ -29,6 +29,7 @@ from billing_contract.spec import Spec
 from fixtures import Dataset, generate_dataset, load_dataset
 from mock_server.admin import AdminApi, RequestLog
 from mock_server.config import MockConfig
+from mock_server.connexion_fastpath import CachingURIParser, use_prebuilt_operations
 from mock_server.controls import (
     SCOPE_KEY,
     Controls,
@@ -44,10 +45,8 @@ from mock_server.controls import (
 from mock_server.cors import cors, request_headers
 from mock_server.errors import ErrorRenderer
 from mock_server.handlers import Handlers
-from mock_server.operations import use_prebuilt_operations
 from mock_server.pagination import CursorCodec
 from mock_server.problems import ApiProblem, Kind
-from mock_server.query import CachingURIParser
 from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
 from mock_server.store import ServingData
@@ -139,7 +138,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         security_map=security_map(config.credentials),
         validator_map={"parameter": CollectingParameterValidator},
     )
-    use_prebuilt_operations(app._middleware_app)  # connexion's hook; see mock_server.operations
+    use_prebuilt_operations(app._middleware_app)  # connexion's hook; see mock_server.connexion_fastpath
     app.add_middleware(
         PreferBeforeSecurity,
         position=MiddlewarePosition.BEFORE_SECURITY,

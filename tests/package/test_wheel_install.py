@@ -5,6 +5,7 @@ fixtures and run the suite against it, conformant, without the repository's file
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,11 +30,24 @@ def _run(command: list[str], cwd: Path, timeout: float = 600, env: dict[str, str
     return done.stdout
 
 
+def _copy_of_the_checkout(target: Path) -> Path:
+    """The files git would commit (tracked, or new and not ignored): a build in the checkout itself would
+    leave a build/ folder whose stale modules a later wheel could pick up."""
+    listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], ROOT).split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The bin/ folder of a fresh venv holding the wheel and its dependencies, nothing from the checkout."""
     work = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(ROOT)], work)
+    source = _copy_of_the_checkout(work / "source")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(source)], work)
     wheels = list((work / "dist").glob("billing_contract-*.whl"))
     assert len(wheels) == 1, wheels
     venv.create(work / "venv", with_pip=True)

@@ -1,4 +1,11 @@
-"""Connexion's async operation, with the per-request work that depends only on the spec done once.
+"""Connexion's per-request path, with the work that depends only on the spec done once per operation.
+
+This module is the one place that reaches into connexion's internals; everything here is fenced by
+tests/mock_server/test_connexion_fastpath.py, which runs connexion's stock path beside this one and
+demands the same handler arguments, and which checks that every private symbol listed in
+`PRIVATE_CONNEXION_SYMBOLS` still exists (connexion is pinned <3.4; an upgrade fails there first).
+
+**Operations.** Connexion's async operation, with the per-request work that depends only on the spec done once.
 
 In connexion 3.3 every request rebuilds the operation's decorator chain twice over: `AsyncOperation.fn`
 is a property that builds a `StarletteDecorator`, and that decorator's wrapper calls `decorate()`
@@ -11,9 +18,16 @@ For an operation without a request body (all of the contract's), the parameter d
 by `PlannedParameterDecorator`, which does what connexion's does — the handler gets the path and query
 parameters, cast per their schemas, with the spec's defaults — from a plan of the operation made once:
 parameter definitions, defaults, argument names and the URI parser, which connexion's recomputes from the
-spec on every request. It also reuses the query the request validator parsed (mock_server.query), and
+spec on every request. It also reuses the query the request validator parsed (below), and
 never reads a body the operation does not define: connexion's would parse a multipart body on a GET and
 hand an uploaded file to the handler in place of a validated parameter of the same name.
+
+**Query.** The request's query, resolved against the operation's parameters once per request.
+
+Connexion resolves the query string (repeated keys, arrays, deep objects, type coercion) in the
+request validator and again in the parameter decorator, each through its own URI parser for the same
+operation. The first to ask stores the result in the ASGI scope; the other reuses it when its parser
+has the same parameter definitions.
 """
 
 from __future__ import annotations
@@ -36,9 +50,61 @@ from connexion.decorators.parameter import (
 )
 from connexion.lifecycle import ConnexionRequest
 from connexion.operations import AbstractOperation
+from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import deep_merge, inspect_function_arguments
+from starlette.types import Scope
 
-from mock_server.query import SharedQueryRequest
+# What this module relies on that connexion does not document as public: (module, attribute).
+# tests/mock_server/test_connexion_fastpath.py imports each, so an upgrade that moves one fails there.
+PRIVATE_CONNEXION_SYMBOLS: tuple[tuple[str, str], ...] = (
+    ("connexion.decorators.parameter", "_get_query_defaults"),  # the spec's query defaults
+    ("connexion.decorators.parameter", "_get_val_from_param"),  # a value cast per its schema
+    ("connexion.apps.asynchronous", "AsyncASGIApp.api_cls"),  # the hook swapping the operation class
+    ("connexion.apps.asynchronous", "AsyncOperation.fn"),  # the property rebuilt per request
+    ("connexion.decorators", "StarletteDecorator._parameter_decorator_cls"),
+    ("connexion.uri_parsing", "OpenAPIURIParser.param_schemas"),
+    ("connexion.uri_parsing", "OpenAPIURIParser.param_defns"),
+    ("connexion.lifecycle", "ConnexionRequest._query_params"),  # an instance attribute: the parsed query
+    ("connexion.context", "scope._get_current_object"),
+)
+
+
+_QUERY_SCOPE_KEY = "billing_mock.query"
+
+
+class CachingURIParser(OpenAPIURIParser):
+    """Connexion's OpenAPI URI parser, with the schema map built once: connexion's rebuilds it from the
+    parameter definitions for every query key of every request."""
+
+    @functools.cached_property
+    def param_schemas(self) -> dict[str, Any]:  # type: ignore[override]
+        return {name: definition.get("schema", {}) for name, definition in self.param_defns.items()}
+
+
+class SharedQueryRequest(ConnexionRequest):
+    """Connexion's request whose `query_params` are resolved at most once per request and parser.
+
+    The dict is shared: callers read it and never mutate it (connexion's validator and decorator don't).
+    """
+
+    @property
+    def query_params(self) -> dict[str, Any]:
+        if self._query_params is None:
+            extensions = self.scope.setdefault("extensions", {})
+            definitions = self.uri_parser.param_defns
+            shared = extensions.get(_QUERY_SCOPE_KEY)
+            if shared is not None and (shared[0] is definitions or shared[0] == definitions):
+                self._query_params = shared[1]
+            else:
+                self._query_params = ConnexionRequest.query_params.fget(self)
+                extensions[_QUERY_SCOPE_KEY] = (definitions, self._query_params)
+        return self._query_params
+
+
+def resolved_query(scope: Scope) -> Mapping[str, Any] | None:
+    """The query connexion resolved (names decoded, repeated keys merged) for this request, if any was."""
+    shared = scope.get("extensions", {}).get(_QUERY_SCOPE_KEY)
+    return None if shared is None else shared[1]
 
 
 class ArgumentPlan:

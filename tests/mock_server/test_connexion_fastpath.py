@@ -1,10 +1,11 @@
-"""The planned parameter decorator (mock_server.operations) hands every handler exactly the arguments
+"""The planned parameter decorator (mock_server.connexion_fastpath) hands every handler exactly the arguments
 connexion's own decorator would, for the contract's operations and a spread of query strings."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,7 @@ from connexion.lifecycle import ConnexionRequest
 from starlette.testclient import TestClient
 
 from mock_server import MockConfig, create_app
-from mock_server.operations import PlannedParameterDecorator
-from mock_server.query import SharedQueryRequest
+from mock_server.connexion_fastpath import PRIVATE_CONNEXION_SYMBOLS, PlannedParameterDecorator, SharedQueryRequest
 
 QUERIES = [
     "",
@@ -95,3 +95,14 @@ def test_planned_arguments_equal_connexions(operations: dict[str, Any], operatio
         _operation.reset(operation_token)
         _context.reset(context_token)
     assert got == expected
+
+
+@pytest.mark.parametrize(("module", "attribute"), PRIVATE_CONNEXION_SYMBOLS, ids=lambda v: str(v))
+def test_every_private_connexion_symbol_relied_on_still_exists(module: str, attribute: str) -> None:
+    owner: Any = importlib.import_module(module)
+    *parents, name = attribute.split(".")
+    for part in parents:
+        owner = getattr(owner, part)
+    if name == "_query_params":  # set per instance by ConnexionRequest.__init__
+        owner = ConnexionRequest({"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    assert hasattr(owner, name), f"connexion no longer has {module}.{attribute}"
