@@ -43,10 +43,9 @@ from mock_server.controls import (
     send_response,
 )
 from mock_server.cors import cors, request_headers
-from mock_server.errors import ErrorRenderer
+from mock_server.errors import ApiProblem, ErrorRenderer, Kind
 from mock_server.handlers import Handlers
 from mock_server.pagination import CursorCodec
-from mock_server.problems import ApiProblem, Kind
 from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
 from mock_server.store import ServingData

@@ -22,7 +22,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_contract.spec import Spec
-from mock_server.problems import ApiProblem, FieldError, Kind, Reason
+from mock_server.errors import ApiProblem, FieldError, Kind, Reason
 
 Headers = list[tuple[bytes, bytes]]
 FAULTS = ("reset", "empty", "malformed")

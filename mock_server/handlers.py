@@ -17,8 +17,8 @@ from starlette.types import Scope
 
 from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.connexion_fastpath import resolved_query
+from mock_server.errors import ApiProblem, FieldError, Kind, Reason
 from mock_server.pagination import CursorCodec, CursorState, InvalidCursor, Window, page_link, page_number_window
-from mock_server.problems import ApiProblem, FieldError, Kind, Reason
 from mock_server.store import ServingData
 
 JSON = "application/json"

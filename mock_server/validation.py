@@ -17,7 +17,7 @@ from jsonschema import Draft4Validator
 from starlette.types import Scope
 
 from mock_server.connexion_fastpath import SharedQueryRequest
-from mock_server.problems import ApiProblem, FieldError, Kind, Location, Reason
+from mock_server.errors import ApiProblem, FieldError, Kind, Location, Reason
 
 _FORMAT_CHECKER = Draft4Validator.FORMAT_CHECKER
 _REASONS = {reason.value: reason for reason in Reason}

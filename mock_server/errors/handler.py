@@ -16,8 +16,10 @@ from starlette.exceptions import HTTPException
 
 from billing_contract.facts import MIFUMO, TAGS, WEPAY
 from billing_contract.spec import Spec
-from mock_server.envelopes import DrfEnvelope, Envelope, ErrorResponse, V3Envelope
-from mock_server.problems import ApiProblem, Kind
+from mock_server.errors.drf import DrfEnvelope
+from mock_server.errors.envelope import Envelope, ErrorResponse
+from mock_server.errors.problem import ApiProblem, Kind
+from mock_server.errors.v3 import V3Envelope
 from mock_server.security import credentials_presented
 
 logger = logging.getLogger("billing_mock.errors")

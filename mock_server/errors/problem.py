@@ -1,7 +1,7 @@
 """What went wrong with a request, independent of how either API words it.
 
 Connexion's problems, the validator's findings and the handlers' own refusals all become an
-`ApiProblem`; `mock_server.envelopes` then renders it in the owning API's error body.
+`ApiProblem`; `mock_server.errors.handler` then renders it in the owning API's error body.
 """
 
 from __future__ import annotations
