@@ -43,6 +43,7 @@ from mock_server.controls import (
     send_response,
 )
 from mock_server.cors import cors, request_headers
+from mock_server.documents import ServedDocuments
 from mock_server.errors import ApiProblem, ErrorRenderer, Kind
 from mock_server.handlers import Handlers
 from mock_server.pagination import CursorCodec
@@ -54,7 +55,8 @@ from mock_server.validation import CollectingParameterValidator
 TOOLING_PREFIX = "/__mock"
 NO_PREFERENCE = Preference()
 DOCS_PATH = "/docs"  # Swagger UI on the contract
-SPEC_PATH = "/openapi.json"  # the contract itself
+SPEC_PATH = "/openapi.json"  # the contract itself, as written ($refs kept; see mock_server.documents)
+SPEC_YAML_PATH = "/openapi.yaml"  # the same, in YAML
 # The contract's paths go through connexion without its Swagger UI router (a routing pass per request)
 # or its response validator (off: the mock's answers are checked by the tests); the documents come from
 # a second connexion app holding only those.
@@ -160,7 +162,8 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
     docs = AsyncApp(
         __name__,
         middlewares=list(DOCUMENT_MIDDLEWARES),
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH, spec_path=SPEC_PATH),
+        # The page loads SPEC_PATH, which MockApp serves itself: connexion's copy of the spec has every $ref inlined.
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH, spec_path=SPEC_PATH, serve_spec=False),
     )
     docs.add_api(spec.document, resolver=resolver)
     for connexion_app in (app, docs):
@@ -198,6 +201,7 @@ class MockApp:
         # Latency, injected errors and throttling make answers depend on more than the request.
         self.replay = ReplayCache(request_headers(state.spec)) if controls.settings.deterministic else None
         self.admin = AdminApi(self)
+        self.documents = ServedDocuments(state.spec.document, SPEC_PATH, SPEC_YAML_PATH)
         self.asgi: ASGIApp = self._contract
         if state.config.cors_origins is not None:
             self.asgi = cors(self._contract, state.config.cors_origins, state.spec)
@@ -250,7 +254,9 @@ class MockApp:
         try:
             if self.state.spec.documents_path(path):
                 await self._controlled(self.connexion_app, scope, receive, observed_send)
-            elif path in (SPEC_PATH, DOCS_PATH) or path.startswith(DOCS_PATH + "/"):
+            elif self.documents.serves(path):
+                await self.documents(scope, receive, observed_send)
+            elif path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
                 await self._controlled(self.docs_app, scope, receive, observed_send)
             else:  # connexion would redirect a stray slash (307), a status the contract never documents
                 await self._send_problem(scope, observed_send, ApiProblem(Kind.NOT_FOUND))
