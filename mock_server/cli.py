@@ -23,6 +23,7 @@ from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, gen
 from mock_server.app import DOCS_PATH, SPEC_PATH, TOOLING_PREFIX, MockApp, create_app
 from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
 from mock_server.controls import ControlSettings, parse_latency
+from mock_server.reload import ReloadingApp
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
 
 N = TypeVar("N", int, float)
@@ -233,6 +234,8 @@ def serve(argv: Sequence[str]) -> int:
         raise UsageError(f"--port must be 1..65535, got {args.port}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.reload and args.workers > 1:
+        raise UsageError("--reload serves from one process: drop --workers")
     config = config_from_args(args)
     app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
@@ -246,17 +249,9 @@ def serve(argv: Sequence[str]) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if args.reload:
-        _export(args)
         watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])
-        uvicorn.run(
-            f"{__name__}:app_from_environment",
-            factory=True,
-            lifespan="off",
-            reload=True,
-            reload_dirs=sorted({str(p.resolve().parent) for p in watched}),
-            reload_includes=[p.name for p in watched],
-            **common,
-        )
+        reloading = ReloadingApp(app, lambda: _build(config), watched, (FixturesError, SpecError, UsageError))
+        uvicorn.run(reloading, lifespan="on", **common)
     elif args.workers == 1:
         uvicorn.run(app, lifespan="off", **common)
     else:

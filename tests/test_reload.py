@@ -1,4 +1,5 @@
-"""`--reload`: the mock restarts on a change to its fixtures file and serves the new data."""
+"""`--reload`: the mock rebuilds on a change to its fixtures file and serves the new data; a bad edit
+is one line on stderr while the last good dataset keeps serving; files beside it are not watched."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from fixtures import DatasetSize, dump_dataset, generate_dataset
+from mock_server.security import DEFAULT_BEARER_TOKEN
 from mock_server.testing import free_port
+
+HISTORY = "/api/billing/history/"
 
 
 def _write(path: Path, records: int) -> None:
@@ -37,33 +44,96 @@ def _wait_for(url: str, expected: int, timeout: float = 30) -> int | None:
     return seen
 
 
+@dataclass
+class Reloading:
+    url: str
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stderr.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_output(self, needle: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output():
+                break
+            time.sleep(0.1)
+        return self.output()
+
+
+@contextmanager
+def reloading_mock(data: Path, tmp_path: Path, records: int) -> Iterator[Reloading]:
+    port = free_port()
+    stderr = tmp_path / "stderr.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
+    with stderr.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mock_server.cli", "--reload", "--fixtures", str(data), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(url, records) == records
+        time.sleep(0.5)  # let the watcher settle before the edit
+        yield Reloading(url, stderr)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
 def test_reload_serves_an_edited_fixtures_file(tmp_path: Path) -> None:
     data = tmp_path / "data.yaml"
     _write(data, 5)
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mock_server.cli",
-            "--reload",
-            "--fixtures",
-            str(data),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert _wait_for(url, 5) == 5
-        time.sleep(0.5)  # let the watcher settle before the edit
+    with reloading_mock(data, tmp_path, 5) as mock:
         _write(data, 9)
-        assert _wait_for(url, 9) == 9
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        assert _wait_for(mock.url, 9) == 9
+        assert "billing-mock: reloaded (" in mock.wait_for_output("reloaded")
+
+
+def test_a_bad_edit_is_one_line_and_the_last_good_dataset_keeps_serving(tmp_path: Path) -> None:
+    data = tmp_path / "data.yaml"
+    _write(data, 5)
+    with reloading_mock(data, tmp_path, 5) as mock:
+        text = data.read_text(encoding="utf-8")
+        data.write_text(text.replace("amount: ", "amount: lots #", 1), encoding="utf-8")
+        output = mock.wait_for_output("billing-mock: error:")
+        assert "Traceback" not in output and "Process SpawnProcess" not in output, output
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1, output
+        assert str(data.name) in errors[0] and "mifumo.records[0].amount" in errors[0] and "record id" in errors[0]
+        # still serving, promptly, the dataset it had
+        assert _records(mock.url) == 5
+        served = httpx.get(mock.url + HISTORY, headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"}, timeout=3)
+        assert served.status_code == 200 and served.json()["count"] == 5
+        _write(data, 7)  # fixed: served
+        assert _wait_for(mock.url, 7) == 7
+
+
+def test_only_the_fixtures_file_and_the_spec_are_watched(tmp_path: Path) -> None:
+    data = tmp_path / "data.yaml"
+    _write(data, 5)
+    node_modules = tmp_path / "node_modules" / "pkg"
+    node_modules.mkdir(parents=True)
+    with reloading_mock(data, tmp_path, 5) as mock:
+        (node_modules / "index.js").write_text("module.exports = 1\n")
+        (tmp_path / "other.yaml").write_text("a: 1\n")
+        (tmp_path / "data.yaml.bak").write_text("not: fixtures\n")
+        time.sleep(2)  # several debounce periods
+        assert "reloaded" not in mock.output() and "error" not in mock.output()
+        _write(data, 6)
+        assert _wait_for(mock.url, 6) == 6
+        assert mock.wait_for_output("reloaded").count("reloaded") == 1
+
+
+def test_reload_with_several_workers_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--reload", "--workers", "2", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("billing-mock: error: --reload"), result.stderr
