@@ -21,6 +21,8 @@ from billing_contract.documents import SPEC_PATH as DEFAULT_SPEC_PATH
 from billing_contract.facts import ApiFacts
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# A parameter schema's value for an absent parameter where a schema `default` would be sent by generators.
+SERVER_DEFAULT = "x-server-default"
 
 
 # libyaml's loader parses the contract about ten times faster (a tenth of the default start-up).
@@ -100,6 +102,17 @@ class Spec:
 
     def parameters(self, operation_id: str) -> list[dict[str, Any]]:
         return self.resolve(self.operations[operation_id].raw.get("parameters", []))
+
+    def query_default(self, operation_id: str, name: str) -> Any:
+        """The value the server applies when a query parameter is absent, or None if it states none.
+
+        Read from the schema's `default` or, where the contract leaves `default` out so that generated
+        clients do not send it (WePay's `page_size` and `currency`, which a cursor excludes), from its
+        `x-server-default`.
+        """
+        parameter = next(p for p in self.parameters(operation_id) if p["in"] == "query" and p["name"] == name)
+        schema = parameter.get("schema", {})
+        return schema.get("default", schema.get(SERVER_DEFAULT))
 
     def response(self, operation_id: str, status: int) -> dict[str, Any]:
         return self.resolve(self.operations[operation_id].raw["responses"][str(status)])

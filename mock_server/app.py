@@ -129,6 +129,10 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         collection_path=spec.operations[LIST_STATEMENTS].path,
         cursor_param=CURSOR_PARAM,
         cursor_excludes=_cursor_excludes(spec),
+        list_defaults=(
+            int(spec.query_default(LIST_STATEMENTS, "page_size")),
+            str(spec.query_default(LIST_STATEMENTS, "currency")),
+        ),
     )
     renderer = ErrorRenderer(spec)
     controls = Controls(spec, config.controls)

@@ -69,8 +69,12 @@ class Handlers:
         collection_path: str,
         cursor_param: str,
         cursor_excludes: tuple[str, ...],
+        list_defaults: tuple[int, str],
     ) -> None:
         self.data = data
+        # The statement list's page size and currency when absent: the spec's `x-server-default`s, not
+        # schema defaults (connexion would fill those in, and generated clients would send them).
+        self.default_page_size, self.default_currency = list_defaults
         self.collection_path = collection_path
         self.codec = codec
         self.cursor_param = cursor_param
@@ -118,18 +122,22 @@ class Handlers:
     async def list_billing_statements(
         self,
         page: str | None = None,
-        page_size: int = 10,
+        page_size: int | None = None,
         account_id: str | None = None,
-        currency: str = "USD",
+        currency: str | None = None,
     ):
         scope = _request_scope()
         version = _header(scope, b"api-version")
         if page is not None:
             state = self._cursor_state(scope, page)
         else:
-            state = CursorState(0, page_size, (("account_id", account_id or ""), ("currency", currency)))
+            size = self.default_page_size if page_size is None else page_size
+            currency = currency or self.default_currency
+            state = CursorState(0, size, (("account_id", account_id or ""), ("currency", currency)))
         filters = dict(state.filters)
-        view = self.data.statements.view(filters.get("account_id") or None, filters.get("currency", currency))
+        view = self.data.statements.view(
+            filters.get("account_id") or None, filters.get("currency", self.default_currency)
+        )
         window = Window(state.offset, state.page_size, len(view))
         next_link = self._cursor_link(state, window.offset + window.limit) if window.has_next else None
         previous_link = self._cursor_link(state, max(0, window.offset - window.limit)) if window.has_previous else None

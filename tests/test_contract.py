@@ -103,11 +103,12 @@ def test_parameters_state_the_contract_bounds(spec: Spec) -> None:
     }
     assert history["type"]["schema"]["enum"] == ["purchase", "payment", "usage"]
     statements = params("listBillingStatements")
-    assert {k: statements["page_size"]["schema"][k] for k in ("minimum", "maximum", "default")} == {
+    assert {k: statements["page_size"]["schema"][k] for k in ("minimum", "maximum", "x-server-default")} == {
         "minimum": 1,
         "maximum": 500,
-        "default": 10,
+        "x-server-default": 10,
     }
+    assert spec.query_default("listBillingStatements", "currency") == "USD"
     assert statements["currency"]["schema"]["enum"] == ["USD", "CAD"]
     assert (statements["account_id"]["schema"]["minLength"], statements["account_id"]["schema"]["maxLength"]) == (
         1,
@@ -116,6 +117,20 @@ def test_parameters_state_the_contract_bounds(spec: Spec) -> None:
     assert statements["Api-Version"]["required"] is True
     assert statements["Api-Version"]["schema"]["enum"] == ["3.0", "3.1", "3.2"]
     assert statements["Unique-Key"]["schema"]["maxLength"] == 255
+
+
+def test_a_cursor_can_be_sent_alone_by_generated_clients(spec: Spec) -> None:
+    """Generators and Swagger UI send a schema `default` with every call, and a WePay cursor excludes every
+    other query parameter: those parameters state their server default as `x-server-default` instead."""
+    excluded = [p for p in spec.parameters("listBillingStatements") if p["in"] == "query" and p["name"] != "page"]
+    assert {p["name"] for p in excluded} == {"page_size", "account_id", "currency"}
+    assert [p["name"] for p in excluded if "default" in p["schema"]] == []
+    assert {p["name"]: spec.query_default("listBillingStatements", p["name"]) for p in excluded} == {
+        "page_size": 10,
+        "account_id": None,
+        "currency": "USD",
+    }
+    assert "x-server-default" in spec.operations["listBillingStatements"].raw["description"]
 
 
 def _objects(node: object, where: str = "#"):

@@ -88,7 +88,7 @@ def wepay_pagination_integrity(ctx: CheckContext) -> None:
 @check(WEPAY, LIST_STATEMENTS)
 def wepay_default_page_size(ctx: CheckContext) -> None:
     """Without `page_size` a page holds the documented default number of statements."""
-    default = int(_page_size_schema(ctx)["default"])
+    default = int(ctx.spec.query_default(LIST, "page_size"))
     total = len(_everything(ctx).items())
     page = fetch_page(ctx.client, _path(ctx))
     ensure(
@@ -180,7 +180,7 @@ def wepay_cursor_exclusive(ctx: CheckContext) -> None:
     names = [p["name"] for p in ctx.spec.parameters(LIST) if p["in"] == "query" and p["name"] != CURSOR]
     samples = {
         "page_size": "1",
-        "currency": ctx.parameter_schema(LIST, "currency")["default"],
+        "currency": ctx.spec.query_default(LIST, "currency"),  # the cursor's own value: still refused
         "account_id": "acct",
     }
     for name in names:
