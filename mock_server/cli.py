@@ -223,12 +223,19 @@ def _build(config: MockConfig) -> MockApp:
         raise SpecError(f"spec {config.spec_path} cannot be served: {type(exc).__name__}: {reason}") from None
 
 
-def _absorb_sigterm() -> None:
-    """uvicorn re-raises the SIGTERM it handled after its graceful shutdown; the shutdown was clean, exit 0."""
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the mock at any point, also as a container's PID 1 (which the kernel spares a signal's
+    default action): during start-up it ends the run at once; while uvicorn serves, uvicorn's own handler lets
+    in-flight requests finish and re-raises it after the clean shutdown. Either way, exit 0."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # uvicorn.run and main() both take it as a clean stop
 
 
 def serve(argv: Sequence[str]) -> int:
+    _stop_on_sigterm()
     args = serve_parser().parse_args(argv)
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1..65535, got {args.port}")
@@ -240,7 +247,6 @@ def serve(argv: Sequence[str]) -> int:
     app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
     print(banner(app, args.host, args.port, args.workers), flush=True)
-    _absorb_sigterm()
     common = {
         "host": args.host,
         "port": args.port,
