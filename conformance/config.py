@@ -71,8 +71,13 @@ class SuiteConfig:
         return self.api_version or load_spec(str(self.spec_path)).facts.default_api_version
 
     def secrets(self) -> dict[str, str]:
-        """Each credential and the environment variable the CLI reads it from (to keep it out of reports)."""
-        pairs = ((self.bearer_token, "BILLING_BEARER_TOKEN"), (self.app_token, "BILLING_APP_TOKEN"))
+        """Each credential and the environment variable the CLI reads it from: reports show the variable,
+        so a repro command runs as is wherever the suite's variables are set, and never leaks a secret."""
+        pairs = (
+            (self.bearer_token, "BILLING_BEARER_TOKEN"),
+            (self.app_token, "BILLING_APP_TOKEN"),
+            (self.app_id, "BILLING_APP_ID"),
+        )
         return {value: name for value, name in pairs if value}
 
     def auth_headers(self, api: str) -> dict[str, str]:

@@ -19,9 +19,12 @@ def _testcase(suite: ET.Element, result: CheckResult) -> None:
     )
     if result.status is Status.FAILED:
         failure = ET.SubElement(case, "failure", message=result.message, type=result.kind)
-        failure.text = f"expected: {result.expected}\ngot: {result.got}\nreproduce: {result.curl}"
-    elif result.status is Status.SKIPPED:
-        ET.SubElement(case, "skipped", message=result.message)
+        failure.text = "\n\n".join(
+            f"{f.message}\nexpected: {f.expected}\ngot: {f.got}\nreproduce: {f.curl}" for f in result.findings
+        )
+    elif result.status in (Status.SKIPPED, Status.BLOCKED):
+        # JUnit has no "blocked": it is a skip whose message names the check reporting the root cause.
+        ET.SubElement(case, "skipped", message=result.message, type=result.status.value)
 
 
 def to_xml(report: SuiteReport) -> ET.ElementTree:
@@ -49,7 +52,7 @@ def to_xml(report: SuiteReport) -> ET.ElementTree:
             name=operation,
             tests=str(len(results)),
             failures=str(sum(r.status is Status.FAILED for r in results)),
-            skipped=str(sum(r.status is Status.SKIPPED for r in results)),
+            skipped=str(sum(r.status in (Status.SKIPPED, Status.BLOCKED) for r in results)),
             errors="0",
         )
         for result in results:

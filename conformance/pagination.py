@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from conformance.http import Client, Exchange
-from conformance.registry import Failed, Skipped, ensure
+from conformance.http import Exchange
+from conformance.outcome import Failed, Skipped, ensure
 
 
 @dataclass
@@ -39,15 +39,15 @@ class Walk:
         return [item for page in self.pages for item in page.items()]
 
 
-def fetch_page(client: Client, path_or_url: str, params: dict[str, Any] | None = None) -> Page:
-    exchange = client.get(path_or_url, params)
-    ensure(exchange.status == 200, "a page of the collection should be served", 200, exchange.summary(), exchange)
-    body = exchange.json()
-    ensure(isinstance(body, dict), "a page should be a JSON object", "object", exchange.summary(), exchange)
-    return Page(exchange, body)
+class PageSource(Protocol):
+    """Where walks get their pages: the check context, which fetches a page and makes sure it can be read."""
+
+    def page(self, path_or_url: str, params: dict[str, Any] | None = None) -> Page: ...
+
+    def url(self, link: str) -> str: ...
 
 
-def walk(client: Client, first: Page, link: str, max_pages: int) -> Walk:
+def walk(source: PageSource, first: Page, link: str, max_pages: int) -> Walk:
     """Follow `link` ("next" or "previous") from `first` until it is null, a loop, or `max_pages`."""
     result = Walk([first])
     seen = {first.exchange.url}
@@ -56,19 +56,19 @@ def walk(client: Client, first: Page, link: str, max_pages: int) -> Walk:
         if len(result.pages) >= max_pages:
             result.truncated = True
             break
-        url = client.url(target)
+        url = source.url(target)
         if url in seen:
             result.loop_at = target
             break
         seen.add(url)
-        result.pages.append(fetch_page(client, target))
+        result.pages.append(source.page(target))
         target = result.pages[-1].link(link)
     return result
 
 
-def full_walk(client: Client, first: Page, max_pages: int) -> Walk:
+def full_walk(source: PageSource, first: Page, max_pages: int) -> Walk:
     """A forward walk that must end: a loop fails the check, a cap too small to finish skips it."""
-    result = walk(client, first, "next", max_pages)
+    result = walk(source, first, "next", max_pages)
     if result.loop_at is not None:
         raise Failed(
             "following `next` should never revisit a page",
@@ -130,17 +130,17 @@ def ensure_walk_integrity(result: Walk, page_size: int, key: Callable[[dict[str,
     )
 
 
-def ensure_retraced(client: Client, forward: Walk, key: Callable[[dict[str, Any]], Any], max_pages: int) -> None:
+def ensure_retraced(source: PageSource, forward: Walk, key: Callable[[dict[str, Any]], Any], max_pages: int) -> None:
     """Following `previous` from the last page visits the forward walk's pages in reverse."""
     if len(forward.pages) < 2:
         raise Skipped("fewer than 2 pages: there is no `previous` link to follow")
-    backward = walk(client, forward.pages[-1], "previous", max_pages)
+    backward = walk(source, forward.pages[-1], "previous", max_pages)
     ensure(
         backward.loop_at is None,
         "following `previous` should never revisit a page",
         "each page once",
         f"revisited {backward.loop_at}",
-        client.last,
+        backward.pages[-1].exchange,
     )
     expected = [[key(i) for i in p.items()] for p in reversed(forward.pages)]
     got = [[key(i) for i in p.items()] for p in backward.pages]

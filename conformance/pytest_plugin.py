@@ -16,7 +16,7 @@ from conformance.config import SuiteConfig, UsageError
 from conformance.options import OPTIONS, config_from_options
 from conformance.registry import checks_for
 from conformance.report import CheckResult, Status, SuiteReport
-from conformance.runner import run_suite
+from conformance.runner import TargetUnreachable, run_suite
 
 _REPORT_KEY = pytest.StashKey[SuiteReport]()
 _PREFIX = "conformance-"
@@ -48,7 +48,10 @@ def _report(config: pytest.Config) -> SuiteReport:
     if _REPORT_KEY not in config.stash:
         suite = suite_config(config)
         assert suite is not None
-        config.stash[_REPORT_KEY] = run_suite(suite)
+        try:
+            config.stash[_REPORT_KEY] = run_suite(suite)
+        except (UsageError, TargetUnreachable) as exc:
+            raise pytest.UsageError(f"billing-conformance: {exc}") from None
     return config.stash[_REPORT_KEY]
 
 
@@ -80,15 +83,16 @@ class ConformanceItem(pytest.Item):
         if failures:
             raise AssertionError(
                 "\n\n".join(
-                    f"{r.check} on {r.operation}: {r.message}\n  expected: {r.expected}\n  got: {r.got}\n  {r.curl}"
+                    f"{r.check} on {r.operation}: {f.message}\n  expected: {f.expected}\n  got: {f.got}\n  {f.curl}"
                     for r in failures
+                    for f in r.findings
                 )
             )
-        cut_short = [r for r in results if r.status is Status.SKIPPED and "deadline" in r.message]
+        cut_short = [r for r in results if r.cut_by_deadline]
         if cut_short:  # not run is not passed: the CLI exits 1 when the deadline is reached
             raise AssertionError("; ".join(sorted({f"{r.check}: {r.message}" for r in cut_short})))
-        if results and all(r.status is Status.SKIPPED for r in results):
-            pytest.skip("; ".join(r.message for r in results))
+        if results and all(r.status in (Status.SKIPPED, Status.BLOCKED) for r in results):
+            pytest.skip("; ".join(sorted({r.message for r in results})))
 
     def reportinfo(self) -> tuple[str, int, str]:
         return "billing-conformance", 0, self.name

@@ -1,31 +1,17 @@
 """Semantic checks register here by name, like Schemathesis's `@check`; the runner only looks them up.
 
-A check is `def name(ctx) -> None`: it returns to pass, raises `Failed` to fail and `Skipped` when the
-data at hand cannot decide it (a filter matching nothing, a single page...).
+A check is `def name(ctx) -> None`: it returns to pass, and raises one of `conformance.outcome`'s
+`Failed`, `Skipped` or `Blocked` otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from conformance.context import CheckContext
-    from conformance.http import Exchange
-
-
-class Failed(Exception):
-    def __init__(self, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.expected = str(expected)
-        self.got = str(got)
-        self.exchange = exchange
-
-
-class Skipped(Exception):
-    """The check cannot decide on this data; never a pass, never a failure."""
 
 
 CheckFunction = Callable[["CheckContext"], None]
@@ -61,8 +47,3 @@ def checks_for(api: str) -> list[SemanticCheck]:
     import conformance.checks  # noqa: F401 - registers the built-in checks
 
     return [c for c in REGISTRY.values() if c.api == api]
-
-
-def ensure(condition: bool, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None) -> None:
-    if not condition:
-        raise Failed(message, expected, got, exchange)

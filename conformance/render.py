@@ -5,49 +5,64 @@ from __future__ import annotations
 
 from conformance.report import Status, SuiteReport
 
-
-def _row(name: str, counts: dict[Status, int], width: int) -> str:
-    return f"  {name:<{width}} {counts[Status.PASSED]:>6} {counts[Status.FAILED]:>6} {counts[Status.SKIPPED]:>7}"
+COLUMNS = (Status.PASSED, Status.FAILED, Status.BLOCKED, Status.SKIPPED)
 
 
 def _table(title: str, table: dict[str, dict[Status, int]]) -> list[str]:
     width = max([len(title), *map(len, table)])
-    lines = [f"  {title:<{width}} {'passed':>6} {'failed':>6} {'skipped':>7}"]
-    lines += [_row(name, counts, width) for name, counts in sorted(table.items())]
+    lines = [f"  {title:<{width}} " + " ".join(f"{status.value:>7}" for status in COLUMNS)]
+    for name, counts in sorted(table.items()):
+        lines.append(f"  {name:<{width}} " + " ".join(f"{counts[status]:>7}" for status in COLUMNS))
+    return lines
+
+
+def _scores(report: SuiteReport) -> list[str]:
+    """The share of the checks that ran which passed; blocked and skipped are counted apart, never in it."""
+    lines = []
+    counts = report.counts("operation")
+    for operation, score in report.scores().items():
+        c = counts[operation]
+        ran = c[Status.PASSED] + c[Status.FAILED]
+        shown = f"{score:6.1%}" if score is not None else "   n/a"
+        lines.append(
+            f"  {operation:<32} {shown}  ({c[Status.PASSED]} of {ran} checks that ran passed; "
+            f"{c[Status.BLOCKED]} blocked, {c[Status.SKIPPED]} skipped)"
+        )
     return lines
 
 
 def render(report: SuiteReport) -> str:
     lines = ["", "Results per API", *_table("api", report.counts("api"))]
     lines += ["", "Results per check", *_table("check", report.counts("check"))]
-    lines += ["", "Conformance score per operation"]
-    lines += [f"  {operation:<40} {score:6.1%}" for operation, score in report.scores().items()]
-    skipped = [r for r in report.results if r.status is Status.SKIPPED and r.kind == "semantic"]
+    lines += ["", "Conformance score per operation", *_scores(report)]
+    blocked = [r for r in report.results if r.status is Status.BLOCKED]
+    if blocked:
+        lines += ["", "Blocked (a rule they depend on is reported broken by another check)"]
+        lines += [f"  {r.operation} {r.check}: {r.message}" for r in blocked]
+    skipped = [r for r in report.results if r.status is Status.SKIPPED]
     if skipped:
-        lines += ["", "Skipped (the data at hand cannot decide them)"]
+        lines += ["", "Skipped (not decided: the data at hand cannot decide them, or nothing was exercised)"]
         lines += [f"  {r.operation} {r.check}: {r.message}" for r in skipped]
-    for number, failure in enumerate(report.failures, start=1):
-        lines += [
-            "",
-            f"FAILURE {number}: {failure.check} on {failure.operation} ({failure.kind})",
-            f"  {failure.message}",
-            f"  expected: {failure.expected}",
-            f"  got:      {failure.got}",
-            f"  reproduce: {failure.curl}",
-        ]
+    number = 0
+    for failure in report.failures:
+        for finding in failure.findings:
+            number += 1
+            lines += [
+                "",
+                f"FAILURE {number}: {failure.check} on {failure.operation} ({failure.kind})",
+                f"  {finding.message}",
+                f"  expected: {finding.expected}",
+                f"  got:      {finding.got}",
+                f"  reproduce: {finding.curl}",
+            ]
     if report.deadline_reached:
-        lines += ["", f"FAILURE {len(report.failures) + 1}: {report.deadline_message}"]
+        lines += ["", f"FAILURE {number + 1}: {report.deadline_message}"]
     if report.throttled:
         lines += ["", f"Waited out {report.throttled} 429 answer(s) (Retry-After), {report.throttled_seconds:.1f}s"]
-    total = report.counts("api")
-    passed = sum(c[Status.PASSED] for c in total.values())
-    failed = sum(c[Status.FAILED] for c in total.values())
-    skipped_count = sum(c[Status.SKIPPED] for c in total.values())
+    total = {status: sum(c[status] for c in report.counts("api").values()) for status in Status}
     verdict = "CONFORMANT" if report.passed else "NOT CONFORMANT"
     if report.deadline_reached:
         verdict += " (deadline reached, incomplete)"
-    lines += [
-        "",
-        f"{verdict}: {passed} passed, {failed} failed, {skipped_count} skipped in {report.duration:.1f}s",
-    ]
+    summary = ", ".join(f"{total[status]} {status.value}" for status in COLUMNS)
+    lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s"]
     return "\n".join(lines)

@@ -10,7 +10,18 @@ from enum import StrEnum
 class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # the data at hand cannot decide it, nothing was exercised, or not run
+    BLOCKED = "blocked"  # depends on a rule another check reports broken; neither passed nor failed
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One distinct failure: what was expected, what came back, and a curl command to reproduce it."""
+
+    message: str
+    expected: str = ""
+    got: str = ""
+    curl: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,19 @@ class CheckResult:
     got: str = ""
     curl: str = ""
     duration: float = 0.0
+    # Not run because the run's deadline was reached (skipped, and the run fails).
+    cut_by_deadline: bool = False
+    # The check reporting the root cause, when BLOCKED.
+    blocked_by: str = ""
+    # Further distinct failures of the same check, after the first (message, expected, got, curl above).
+    more: tuple[Finding, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every distinct failure of a failed check, the first one included."""
+        if self.status is not Status.FAILED:
+            return ()
+        return (Finding(self.message, self.expected, self.got, self.curl), *self.more)
 
 
 @dataclass
@@ -72,16 +96,17 @@ class SuiteReport:
         return sorted((r.operation, r.check, r.status.value) for r in self.results)
 
     def counts(self, key: str) -> dict[str, dict[Status, int]]:
-        """Passed/failed/skipped counts grouped by `api`, `operation` or `check`."""
+        """Passed/failed/skipped/blocked counts grouped by `api`, `operation` or `check`."""
         table: dict[str, dict[Status, int]] = defaultdict(lambda: dict.fromkeys(Status, 0))
         for r in self.results:
             table[getattr(r, key)][r.status] += 1
         return dict(table)
 
-    def scores(self) -> dict[str, float]:
-        """Per operation: the share of decided checks that passed (skipped ones decide nothing)."""
-        scores = {}
+    def scores(self) -> dict[str, float | None]:
+        """Per operation: the share of the checks that ran (passed or failed) that passed; None when no
+        check ran. Blocked and skipped checks decided nothing and are counted apart (`counts`)."""
+        scores: dict[str, float | None] = {}
         for operation, counts in sorted(self.counts("operation").items()):
-            decided = counts[Status.PASSED] + counts[Status.FAILED]
-            scores[operation] = counts[Status.PASSED] / decided if decided else 1.0
+            ran = counts[Status.PASSED] + counts[Status.FAILED]
+            scores[operation] = counts[Status.PASSED] / ran if ran else None
         return scores

@@ -1,9 +1,12 @@
-"""Run the suite: probe each target, then Schemathesis' schema checks and the semantic checks per API.
+"""Run the suite: check each target takes the given credentials, then Schemathesis' schema checks and the
+semantic checks per API.
 
-Under bad input the run stays bounded and readable: a target that does not accept connections is a usage
-error (exit 2); one that connects but times out, answers HTML, drops the connection or redirects gives
-failed checks (exit 1); every request respects --timeout, --max-rate and --deadline, and 429s are waited
-out. When the deadline runs out, what is left is reported skipped and the run fails with a finding.
+Under bad input the run stays bounded and readable: a target that does not accept connections, or that
+rejects the given credentials, is a usage error (exit 2); one that connects but times out, answers HTML,
+drops the connection or redirects gives failed checks (exit 1); every request goes through the run's one
+`Pacer` (--max-rate, --deadline, 429s). When the deadline runs out, what is left is reported skipped
+and the run fails with a finding. One root cause is reported once: the checks that depend on it are
+reported blocked by the check that found it.
 """
 
 from __future__ import annotations
@@ -13,186 +16,212 @@ from collections.abc import Callable
 
 import httpx
 
+from billing_contract import MIFUMO, facts
 from billing_contract.spec import Spec
-from conformance.config import SuiteConfig
+from conformance import rules
+from conformance.config import SuiteConfig, UsageError
 from conformance.context import CheckContext
-from conformance.http import Client, DeadlineExceeded, RateLimiter, Throttled, remaining
-from conformance.registry import Failed, SemanticCheck, Skipped, checks_for
-from conformance.report import CheckResult, Status, SuiteReport
+from conformance.http import Client
+from conformance.outcome import Blocked, Failed, Skipped
+from conformance.pacing import DeadlineExceeded, Pacer
+from conformance.registry import SemanticCheck, checks_for
+from conformance.report import CheckResult, Finding, Status, SuiteReport
 from conformance.schema_checks import run_schema_checks
 
 Progress = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
+# What the credentials check asks for: page 1 of each API's collection.
+FIRST_OPERATION = {MIFUMO: facts.GET_HISTORY, "wepay": facts.LIST_STATEMENTS}
+# The status each API answers to credentials it does not accept, and the credential to name.
+REJECTED = {
+    MIFUMO: (401, "the Mifumo access token (--bearer-token / BILLING_BEARER_TOKEN)"),
+    "wepay": (403, "the WePay App-Id and App-Token (--app-id / --app-token, BILLING_APP_ID / BILLING_APP_TOKEN)"),
+}
 
 
 class TargetUnreachable(Exception):
     """A target URL does not accept connections at all (the CLI exits 2)."""
 
 
-def _probe(config: SuiteConfig, api: str, limiter: RateLimiter) -> None:
-    """Unreachable means no connection; a target that connects but misbehaves is for the checks to report."""
-    url = config.url_for(api)
+class CredentialsRejected(UsageError):
+    """The target refused the credentials the run was given: nothing it answers would say anything."""
+
+
+def no_response(exc: httpx.HTTPError, timeout: float) -> str:
+    """What went wrong at the HTTP level, in words."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no response within {timeout:g}s"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without a complete response"
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return "the connection was refused or could not be made"
+    if isinstance(exc, httpx.DecodingError):
+        return "the response body could not be decoded as its Content-Encoding says"
+    return "the exchange failed before a complete response"
+
+
+def _check_credentials(config: SuiteConfig, api: str, spec: Spec, pacer: Pacer) -> None:
+    """One request per API with the given credentials, before any check. No connection: unreachable;
+    the API's "credentials rejected" answer: a usage error naming the credential and quoting the answer."""
+    url = config.url_for(api) or ""
+    path = spec.operations[FIRST_OPERATION[api]].path
     try:
-        limiter.wait()
+        pacer.wait()
     except DeadlineExceeded:
         return
     try:
-        httpx.get(f"{url}/", timeout=min(config.timeout, 5.0), follow_redirects=False)
+        response = httpx.get(
+            url + path, headers=config.auth_headers(api), timeout=min(config.timeout, 5.0), follow_redirects=False
+        )
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-        raise TargetUnreachable(f"{api} target {url} is unreachable: {exc.__class__.__name__}: {exc}") from None
+        raise TargetUnreachable(f"{api} target {url} is unreachable: {no_response(exc, config.timeout)}") from None
     except httpx.HTTPError:
-        pass
+        return  # it connects: what it does wrong is for the checks to report
+    status, credential = REJECTED[api]
+    if response.status_code == status:
+        raise CredentialsRejected(
+            f"{api} target {url} rejected {credential}: GET {path} answered {status} {rules.shown(response.text)}"
+        )
 
 
-def _failed(
-    base: dict[str, str], ctx: CheckContext, started: float, message: str, expected: str, got: str
-) -> CheckResult:
-    exchange = ctx.client.last
+def _failed(item: SemanticCheck, ctx: CheckContext, started: float, failure: Failed) -> CheckResult:
+    def curl(found: Failed) -> str:
+        exchange = found.exchange or ctx.client.last
+        return exchange.curl(ctx.client.secrets) if exchange else ""
+
+    more = tuple(Finding(f.message, f.expected, f.got, curl(f)) for f in failure.more)
     return CheckResult(
-        **base,
-        status=Status.FAILED,
-        message=message,
-        expected=expected,
-        got=got,
-        curl=exchange.curl(ctx.client.secrets) if exchange else "",
+        item.api,
+        item.operation,
+        item.name,
+        Status.FAILED,
+        message=failure.message,
+        expected=failure.expected,
+        got=failure.got,
+        curl=curl(failure),
         duration=time.monotonic() - started,
+        more=more,
     )
 
 
-def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
+def _unreadable(ctx: CheckContext) -> Failed:
+    """A check tripped over a body it could not read: say what the last answer breaks, in the API's terms."""
+    exchange = ctx.client.last
+    operation = rules.operation_of(ctx.spec, exchange.method, exchange.url) if exchange else None
+    violations = rules.check_exchange(ctx.spec, operation, exchange) if exchange and operation else []
+    got = "; ".join(f"{v.message}: {v.got}" for v in violations) or (exchange.summary() if exchange else "")
+    return Failed("the response could not be read as documented", "a body shaped as the contract says", got, exchange)
+
+
+def run_semantic_check(item: SemanticCheck, ctx: CheckContext, transport_blocker: str | None) -> CheckResult:
     started = time.monotonic()
     base = {"api": item.api, "operation": item.operation, "check": item.name}
+
+    def result(status: Status, message: str = "", **extra: object) -> CheckResult:
+        return CheckResult(**base, status=status, message=message, duration=time.monotonic() - started, **extra)
+
     try:
         item.func(ctx)
     except Failed as failure:
-        exchange = failure.exchange or ctx.client.last
-        return CheckResult(
-            **base,
-            status=Status.FAILED,
-            message=failure.message,
-            expected=failure.expected,
-            got=failure.got,
-            curl=exchange.curl(ctx.client.secrets) if exchange else "",
-            duration=time.monotonic() - started,
-        )
+        return _failed(item, ctx, started, failure)
     except Skipped as skip:
-        return CheckResult(**base, status=Status.SKIPPED, message=str(skip), duration=time.monotonic() - started)
+        return result(Status.SKIPPED, str(skip))
+    except Blocked as blocked:
+        return result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker)
     except DeadlineExceeded:
-        return CheckResult(**base, status=Status.SKIPPED, message=DEADLINE_SKIP, duration=time.monotonic() - started)
-    except httpx.TimeoutException as exc:
-        if remaining(ctx.client.deadline_at) is not None and (remaining(ctx.client.deadline_at) or 0) <= 0:
-            # Cut short by the deadline, not by the server: undecided.
-            return CheckResult(
-                **base, status=Status.SKIPPED, message=DEADLINE_SKIP, duration=time.monotonic() - started
-            )
-        return _failed(
-            base,
-            ctx,
-            started,
-            f"no response within {ctx.client.timeout:g}s (--timeout)",
-            f"a complete response within {ctx.client.timeout:g}s",
-            f"{exc.__class__.__name__}: {exc}",
-        )
+        return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)
     except httpx.HTTPError as exc:
-        return _failed(
-            base,
-            ctx,
-            started,
-            f"request failed: {exc.__class__.__name__} (connection closed or broken before a complete response)",
-            "an HTTP response",
-            f"{exc.__class__.__name__}: {exc}",
-        )
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        # A body shaped unlike the contract breaks the check's reading of it: that is a failure, not a crash.
-        return _failed(
-            base,
-            ctx,
-            started,
-            "the response could not be read as documented",
-            "a body shaped as the contract says",
-            f"{exc.__class__.__name__}: {exc}",
-        )
-    except Exception as exc:
-        # Whatever a broken server provokes is a finding, never a crash.
-        return _failed(
-            base,
-            ctx,
-            started,
-            "the check could not finish on this response",
-            "a response the check can read",
-            f"{exc.__class__.__name__}: {exc}",
-        )
-    return CheckResult(**base, status=Status.PASSED, duration=time.monotonic() - started)
+        if isinstance(exc, httpx.TimeoutException) and ctx.client.pacer.expired():
+            return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)  # cut by the deadline: undecided
+        what = no_response(exc, ctx.client.timeout)
+        if transport_blocker:
+            return result(Status.BLOCKED, f"blocked by {transport_blocker}: {what}", blocked_by=transport_blocker)
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        message = f"no response within {ctx.client.timeout:g}s (--timeout)" if timed_out else f"request failed: {what}"
+        return _failed(item, ctx, started, Failed(message, "a complete HTTP response", what))
+    except Exception:
+        # A body shaped unlike the contract, or anything else a broken server provokes: a finding, never a crash.
+        return _failed(item, ctx, started, _unreadable(ctx))
+    return result(Status.PASSED)
 
 
-def _expired(deadline_at: float | None) -> bool:
-    return deadline_at is not None and time.monotonic() >= deadline_at
+def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, say: Progress) -> None:
+    transport_blocker: str | None = None
+    for item in checks_for(api):
+        if item.name in config.exclude_checks:
+            continue
+        if ctx.client.pacer.expired():
+            # Nothing starts after the deadline, not even a check that could answer from cache.
+            result = CheckResult(
+                item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
+            )
+        else:
+            result = run_semantic_check(item, ctx, transport_blocker)
+        if result.cut_by_deadline:
+            report.deadline_reached = True
+        if result.status is Status.FAILED and result.message.startswith(("no response within", "request failed:")):
+            transport_blocker = transport_blocker or item.name
+        say(f"{api}: {item.name} {result.status.value}")
+        report.results.append(result)
+
+
+def _schema_phase(
+    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, report: SuiteReport, say: Progress
+) -> set[str]:
+    """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
+    if pacer.expired():
+        report.deadline_reached = True
+        say(f"{api}: schema checks not run, deadline reached")
+        return set()
+    say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
+    try:
+        run = run_schema_checks(config, api, say, pacer, spec)
+    except Exception:
+        # Schemathesis giving up is a finding, not a crash.
+        report.results.append(
+            CheckResult(
+                api,
+                api,
+                "schema_checks",
+                Status.FAILED,
+                "schema",
+                "Schemathesis could not run against this target",
+                expected="a target Schemathesis can test",
+                got="Schemathesis stopped before testing any operation",
+            )
+        )
+        return set()
+    report.results.extend(run.results)
+    report.case_fingerprints.update(run.fingerprints)
+    report.deadline_reached |= run.deadline_reached
+    return run.schema_broken_200
 
 
 def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteReport:
     say = progress or (lambda _message: None)
     started = time.monotonic()
-    deadline_at = started + config.deadline if config.deadline else None
-    # One limiter and one deadline for every request of the run: probes, Schemathesis and semantic checks.
-    limiter = RateLimiter(config.max_rate, deadline_at)
-    throttled = Throttled()
-    for api in config.apis:
-        _probe(config, api, limiter)
+    # One pacer for every request of the run: credentials check, Schemathesis and the semantic checks.
+    pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
     spec = Spec.load(config.spec_path)
+    for api in config.apis:
+        _check_credentials(config, api, spec, pacer)
     report = SuiteReport(deadline=config.deadline)
     for api in config.apis:
+        broken: set[str] = set()
         if config.schema_checks:
-            if _expired(deadline_at):
-                report.deadline_reached = True
-                say(f"{api}: schema checks not run, deadline reached")
-            else:
-                say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
-                try:
-                    run = run_schema_checks(config, api, deadline_at, say, limiter, throttled)
-                except Exception as exc:
-                    # Schemathesis giving up is a finding, not a crash.
-                    report.results.append(
-                        CheckResult(
-                            api,
-                            api,
-                            "schema_checks",
-                            Status.FAILED,
-                            "schema",
-                            "Schemathesis could not run against this target",
-                            expected="a target Schemathesis can test",
-                            got=f"{exc.__class__.__name__}: {exc}",
-                        )
-                    )
-                else:
-                    report.results.extend(run.results)
-                    report.case_fingerprints.update(run.fingerprints)
-                    report.deadline_reached |= run.deadline_reached
+            broken = _schema_phase(api, config, pacer, spec, report, say)
         if config.semantic_checks:
             client = Client(
-                config.url_for(api) or "",
-                config.auth_headers(api),
-                config.timeout,
-                limiter,
-                deadline_at,
-                config.secrets(),
-                throttled,
+                config.url_for(api) or "", config.auth_headers(api), config.timeout, pacer, config.secrets()
             )
             ctx = CheckContext(api, client, spec, config)
+            first = spec.operations[FIRST_OPERATION[api]]
+            if f"{first.method.upper()} {first.path}" in broken:
+                ctx.schema_reported_by = "response_schema_conformance"
             try:
-                for item in checks_for(api):
-                    if item.name in config.exclude_checks:
-                        continue
-                    if _expired(deadline_at):
-                        # Nothing starts after the deadline, not even a check that could answer from cache.
-                        result = CheckResult(item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP)
-                    else:
-                        result = run_semantic_check(item, ctx)
-                    if result.message == DEADLINE_SKIP:
-                        report.deadline_reached = True
-                    say(f"{api}: {item.name} {result.status.value}")
-                    report.results.append(result)
+                _semantic_phase(api, ctx, config, report, say)
             finally:
                 client.close()
-    report.throttled, report.throttled_seconds = throttled.count, throttled.seconds
+    report.throttled, report.throttled_seconds = pacer.throttled, pacer.throttled_seconds
     report.duration = time.monotonic() - started
     return report

@@ -1,38 +1,45 @@
 """Schema-level checks through Schemathesis 4's engine: every built-in check, per operation, seeded.
 
-Each check's verdict is reported under its own name per operation: failed if any case failed it,
-passed if a case ran it, skipped if none did.
+Each check's verdict is reported under its own name per operation: failed if any case failed it, passed
+if a case *exercised* it and none failed, skipped (with the reason) if no case did. Schemathesis counts a
+check as passed on every case it is run on, even where it has nothing to look at (`unsupported_method` on
+a GET, `negative_data_rejection` on valid data); `EXERCISED` says which cases each check really tests.
+
+A failure's repro is a curl command built from the request as sent, with the credentials shown as the
+`${BILLING_…}` variables the suite reads them from; a body-schema failure lists every schema error
+(through `conformance.rules`, the same code the semantic checks use).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import time
+import shlex
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 import schemathesis
+import schemathesis.engine.run.probes as st_probes
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.engine import Status as EngineStatus
 from schemathesis.engine import events, from_schema
-from schemathesis.engine.run import PhaseName
 from schemathesis.engine.run.unit._case import BudgetExpired
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
-from billing_contract import TAGS, WEPAY
+from billing_contract import TAGS, WEPAY, facts
+from billing_contract.spec import Spec
+from conformance import rules
 from conformance.config import SuiteConfig
-from conformance.http import DeadlineExceeded, RateLimiter, Throttled, remaining, wait_out_429
+from conformance.pacing import DeadlineExceeded, Pacer
 from conformance.report import CheckResult, Status
-
-# Schemathesis' probing phase sends this many requests of its own, outside any transport or rate limit.
-PROBE_REQUESTS = 2
 
 # A cursor is only valid when the server issued it: a generated one is rightly a 400, so positive cases
 # for the cursor-paginated list go without one (negative cases keep theirs).
-UNGENERATABLE = {("GET", "/billing_statements"): "page"}
-
+UNGENERATABLE = {("GET", "/billing_statements"): facts.CURSOR_PARAM}
 
 # What each Schemathesis check holds the API to, for the report's "expected" line.
 EXPECTATIONS = {
@@ -54,14 +61,69 @@ EXPECTATIONS = {
 }
 # Reported per operation when Schemathesis got no usable answer (its "errors", not check failures).
 ERROR_CHECK = "schema_request_errors"
+# Checks about resources the API creates and deletes: this read-only contract gives them nothing to test.
+STATEFUL_ONLY = {"use_after_free", "ensure_resource_availability", "object_level_authorization"}
+NOT_EXERCISED = {
+    "unsupported_method": "no request with an undocumented method was sent",
+    "allow_header_conformance": "no OPTIONS request answered with an Allow header",
+    "negative_data_rejection": "no invalid input was sent",
+    "positive_data_acceptance": "no valid input was sent",
+    "missing_required_header": "no request without a required header was sent",
+    "ignored_auth": "no request was accepted, so there was no credential to take away",
+}
+STATEFUL_REASON = "needs resources the API creates or deletes; this contract is read-only"
+# Request headers that say nothing about the case; a repro leaves them out.
+NOISE_HEADERS = {"user-agent", "accept", "accept-encoding", "connection", "content-length"}
+
+
+def _scenario(case: Any) -> CoveragePhaseData | None:
+    data = case.meta.phase.data if case.meta is not None else None
+    return data if isinstance(data, CoveragePhaseData) else None
+
+
+def exercised(name: str, case: Any, response: Any) -> bool:
+    """Whether check `name` had something to test in this case (else its "pass" is vacuous)."""
+    meta, data = case.meta, _scenario(case)
+    method = (response.request.method if response is not None else case.method).upper()
+    if name in STATEFUL_ONLY:
+        return False
+    if name == "unsupported_method":
+        return bool(data and data.scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD and method != "OPTIONS")
+    if name == "allow_header_conformance":
+        return method == "OPTIONS" and response is not None and bool(response.headers.get("allow"))
+    if name == "negative_data_rejection":
+        return meta is not None and meta.generation.mode.is_negative
+    if name == "positive_data_acceptance":
+        return meta is not None and meta.generation.mode.is_positive
+    if name == "missing_required_header":
+        return bool(
+            data
+            and data.scenario == CoverageScenario.MISSING_PARAMETER
+            and data.parameter_location == ParameterLocation.HEADER
+        )
+    if name == "ignored_auth":
+        return response is not None and 200 <= response.status_code < 300
+    return True
 
 
 @dataclass
 class _Tally:
     passed: int = 0
     failed: int = 0
-    first_failure: tuple[str, str, str] | None = None
+    applied: int = 0  # cases the check ran on, exercised or not
+    first_failure: tuple[str, str, str, int | None] | None = None  # title, got, curl, response status
+    more: list[tuple[str, str, str]] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SchemaRun:
+    results: list[CheckResult]
+    fingerprints: dict[str, str]
+    # A request found the deadline spent and Schemathesis was stopped: the phase is incomplete.
+    deadline_reached: bool = False
+    # Operations whose documented 200 body Schemathesis found breaking the schema.
+    schema_broken_200: set[str] = field(default_factory=set)
 
 
 def _drop_ungeneratable(context: Any, case: Any) -> Any:
@@ -72,77 +134,47 @@ def _drop_ungeneratable(context: Any, case: Any) -> Any:
     return case
 
 
-@dataclass
-class SchemaRun:
-    results: list[CheckResult]
-    fingerprints: dict[str, str]
-    # A request found the deadline spent and Schemathesis was stopped: the phase is incomplete.
-    deadline_reached: bool = False
-
-
 class _PacedTransport:
-    """Schemathesis' requests transport behind the run's rate limiter, deadline and 429 handling.
+    """Schemathesis' requests transport behind the run's pacer (rate, deadline, 429s).
 
-    Schemathesis 4.32 has its own `rate-limit` (pyrate-limiter, "N/s" with whole N, bursts allowed) and an
-    "auto" mode that waits out 429s, but not both at once, not sharing the semantic checks' limiter and
-    not bounded by our deadline; so every generated request goes through here instead.
-
-    Its `max-time` is no deadline either: given one, the engine keeps cycling its phases until the time is
-    spent. So none is given, and once the deadline is spent this transport raises Schemathesis' own
-    budget-expired interrupt, which ends each remaining operation at its first case without a verdict.
+    Schemathesis 4.32 has its own `rate-limit` (whole requests per second, bursts allowed) and waits out
+    429s, but not both at once, not sharing the semantic checks' pacing and not bounded by our deadline;
+    so every generated request goes through here instead. Its `max-time` is no deadline either (given one,
+    the engine keeps cycling its phases until the time is spent), so none is given: once the deadline is
+    spent this transport raises Schemathesis' own budget-expired interrupt, which ends each remaining
+    operation at its first case without a verdict.
     """
 
-    def __init__(self, inner: Any, limiter: RateLimiter, deadline_at: float | None, throttled: Throttled) -> None:
+    def __init__(self, inner: Any, pacer: Pacer) -> None:
         self._inner = inner
-        self.limiter = limiter
-        self.deadline_at = deadline_at
-        self.throttled = throttled
+        self.pacer = pacer
         self.deadline_reached = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def _deadline(self) -> BudgetExpired:
-        self.deadline_reached = True
-        return BudgetExpired()
-
     def send(self, case: Any, *, session: Any = None, **kwargs: Any) -> Any:
-        attempt = 0
-        while True:
+        requested = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(operation=case.operation)
+
+        def send(timeout: float | None) -> Any:
             try:
-                self.limiter.wait()
-            except DeadlineExceeded:
-                raise self._deadline() from None
-            left = remaining(self.deadline_at)
-            clamped = False
-            if left is not None:
-                if left <= 0:
-                    raise self._deadline()
-                timeout = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(
-                    operation=case.operation
-                )
-                clamped = timeout is None or left < timeout
-                kwargs["timeout"] = left if clamped else timeout
-            try:
-                response = self._inner.send(case, session=session, **kwargs)
+                return self._inner.send(case, session=session, **{**kwargs, "timeout": timeout})
             except requests.Timeout:
-                # Cut short by the deadline rather than by --timeout: no verdict, not a failure.
-                if clamped:
-                    raise self._deadline() from None
+                left = self.pacer.remaining()
+                if left is not None and left <= 0.05:
+                    # Cut short by the deadline rather than by --timeout: no verdict, not a failure.
+                    raise DeadlineExceeded("overall deadline reached") from None
                 raise
+
+        def retry_after(response: Any) -> str | None:
             value = response.headers.get("retry-after")
-            if isinstance(value, list):
-                value = value[0] if value else None
-            try:
-                delay = wait_out_429(response.status_code, value, attempt, self.deadline_at)
-            except DeadlineExceeded:
-                self.deadline_reached = True
-                return response
-            if delay is None:
-                return response
-            self.throttled.add(delay)
-            time.sleep(delay)
-            attempt += 1
+            return (value[0] if value else None) if isinstance(value, list) else value
+
+        try:
+            return self.pacer.send(send, lambda r: r.status_code, retry_after, requested)
+        except DeadlineExceeded:
+            self.deadline_reached = True
+            raise BudgetExpired() from None
 
 
 def _pace(schema: Any, transport: _PacedTransport) -> Any:
@@ -151,6 +183,18 @@ def _pace(schema: Any, transport: _PacedTransport) -> Any:
     cls = type(schema)
     schema.__class__ = type(cls.__name__, (cls,), {"__slots__": (), "transport": property(lambda _self: transport)})
     return schema
+
+
+@contextlib.contextmanager
+def _no_probes() -> Iterator[None]:
+    """Schemathesis' start-up probes (NULL bytes in headers, odd paths) use their own session, which
+    follows redirects and bypasses any transport; this contract needs neither, so none is sent."""
+    original = st_probes.run
+    st_probes.run = lambda _ctx: []
+    try:
+        yield
+    finally:
+        st_probes.run = original
 
 
 def _schema_config(config: SuiteConfig, api: str) -> schemathesis.Config:
@@ -166,52 +210,86 @@ def _schema_config(config: SuiteConfig, api: str) -> schemathesis.Config:
         "max-redirects": 0,
         "checks": {name: {"enabled": False} for name in sorted(config.exclude_checks)},
         "workers": 1,
+        # No state kept between runs; requests recorded as sent (the repro hides secrets itself).
+        "cache": {"enabled": False},
+        "output": {"sanitization": {"enabled": False}},
     }
-    # No "max-time" and no "rate-limit": the paced transport applies the run's deadline and limiter.
+    # No "max-time" and no "rate-limit": the paced transport applies the run's deadline and pacer.
     return schemathesis.Config.from_dict(project)
+
+
+class _Sent:
+    """A Schemathesis response seen through `rules.ExchangeLike`."""
+
+    def __init__(self, response: Any) -> None:
+        self.method = str(response.request.method)
+        self.url = str(response.request.url)
+        self.status = int(response.status_code)
+        self.text = response.content.decode("utf-8", "replace")
+        self._headers = {k.lower(): v for k, v in response.headers.items()}
+        self._sent = {k.lower(): v for k, v in response.request.headers.items()}
+
+    def header(self, name: str) -> str | None:
+        value = self._headers.get(name.lower())
+        return (value[0] if value else None) if isinstance(value, list) else value
+
+    def sent(self, name: str) -> str | None:
+        return self._sent.get(name.lower())
+
+
+def curl_for(request: Any, secrets: dict[str, str]) -> str:
+    """A repro for a recorded request; secrets become `${BILLING_…}` variables, never literal text."""
+    parts = ["curl", "-i", "-X", str(request.method), shlex.quote(str(request.uri))]
+    for name, values in request.headers.items():
+        if name.lower() in NOISE_HEADERS or name.lower().startswith("x-schemathesis"):
+            continue
+        for value in values if isinstance(values, list) else [values]:
+            header = f"{name}: {value}"
+            hidden = [s for s in secrets if s and s in header]
+            for secret in hidden:
+                header = header.replace(secret, f"${{{secrets[secret]}}}")
+            parts += ["-H", '"' + header.replace('"', '\\"') + '"' if hidden else shlex.quote(header)]
+    return " ".join(parts)
 
 
 def run_schema_checks(
     config: SuiteConfig,
     api: str,
-    deadline_at: float | None,
     progress: Callable[[str], None],
-    limiter: RateLimiter | None = None,
-    throttled: Throttled | None = None,
+    pacer: Pacer,
+    spec: Spec | None = None,
 ) -> SchemaRun:
-    limiter = limiter or RateLimiter(config.max_rate, deadline_at)
+    spec = spec or Spec.load(config.spec_path)
     schema = schemathesis.openapi.from_path(str(config.spec_path), config=_schema_config(config, api))
     schema = schema.include(tag=TAGS[api])
-    transport = _PacedTransport(schema.transport, limiter, deadline_at, throttled or Throttled())
+    transport = _PacedTransport(schema.transport, pacer)
     schema = _pace(schema, transport)
     if api == WEPAY:
         schema.hook("map_case")(_drop_ungeneratable)
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    started: dict[tuple[str, str], float] = {}
     errors: dict[str, tuple[int, events.NonFatalError]] = {}
     # Connexion-based servers log every unknown parameter Schemathesis sends; keep the output readable.
     logging.getLogger("connexion").setLevel(logging.ERROR)
-    # The probes go out first, outside the transport: take their slots from the limiter before, and count
-    # them again once they are done (which only ever spaces the next requests further).
-    try:
-        limiter.wait(PROBE_REQUESTS)
-    except DeadlineExceeded:
-        return SchemaRun([], {}, deadline_reached=True)
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.PhaseFinished) and event.phase.name == PhaseName.PROBING:
-            limiter.stamp(PROBE_REQUESTS)
-        elif isinstance(event, events.ScenarioFinished):
-            _record(event.recorder, tallies, started)
-            progress(f"{api} schema {event.phase.value}: {event.recorder.label} {event.status.value}")
-        elif isinstance(event, events.NonFatalError):
-            count, first = errors.get(event.label, (0, event))
-            errors[event.label] = (count + 1, first)
-            progress(f"{api} schema error: {event.label}: {event.info.message}")
-        elif isinstance(event, events.FatalError):
-            raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
-    results, fingerprints = _results(api, tallies, config, started, transport.deadline_reached)
+    recorder = _Recorder(spec, config.secrets(), tallies)
+    with _no_probes():
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                recorder.record(event.recorder)
+            elif isinstance(event, events.NonFatalError):
+                count, first = errors.get(event.label, (0, event))
+                errors[event.label] = (count + 1, first)
+            elif isinstance(event, events.FatalError):
+                raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
+    results, fingerprints = _results(api, tallies, config, transport.deadline_reached)
     results += [_error_result(api, label, count, first) for label, (count, first) in sorted(errors.items())]
-    return SchemaRun(results, fingerprints, transport.deadline_reached)
+    for result in results:
+        progress(f"{api}: {result.check} on {result.operation} {result.status.value}")
+    broken = {
+        label
+        for (label, name), tally in tallies.items()
+        if name == "response_schema_conformance" and tally.first_failure and tally.first_failure[3] == 200
+    }
+    return SchemaRun(results, fingerprints, transport.deadline_reached, broken)
 
 
 def _error_result(api: str, label: str, count: int, event: events.NonFatalError) -> CheckResult:
@@ -230,61 +308,80 @@ def _error_result(api: str, label: str, count: int, event: events.NonFatalError)
     )
 
 
-def _record(recorder: Any, tallies: dict[tuple[str, str], _Tally], started: dict[tuple[str, str], float]) -> None:
-    for case_id, nodes in recorder.checks.items():
-        case_node = recorder.cases.get(case_id)
-        case = case_node.value if case_node is not None else None
-        label = case.operation.label if case is not None else recorder.label
-        for node in nodes:
-            tally = tallies[(label, node.name)]
-            started.setdefault((label, node.name), time.monotonic())
-            if case is not None:
-                tally.cases.append(repr((case.method, case.path, case.path_parameters, case.query, case.headers)))
-            if node.status == EngineStatus.FAILURE:
-                tally.failed += 1
-                if tally.first_failure is None and node.failure_info is not None:
-                    failure = node.failure_info.failure
-                    interaction = recorder.interactions.get(case_id)
-                    status = interaction.response.status_code if interaction and interaction.response else None
-                    got = f"HTTP {status}: {failure.message}" if status else failure.message
-                    tally.first_failure = (failure.title, got.strip(), node.failure_info.code_sample)
-            elif node.status == EngineStatus.SUCCESS:
-                tally.passed += 1
+@dataclass
+class _Recorder:
+    spec: Spec
+    secrets: dict[str, str]
+    tallies: dict[tuple[str, str], _Tally]
+
+    def record(self, recorder: Any) -> None:
+        for case_id, nodes in recorder.checks.items():
+            case_node = recorder.cases.get(case_id)
+            case = case_node.value if case_node is not None else None
+            label = case.operation.label if case is not None else recorder.label
+            interaction = recorder.interactions.get(case_id)
+            response = interaction.response if interaction is not None else None
+            for node in nodes:
+                tally = self.tallies[(label, node.name)]
+                tally.applied += 1
+                if case is not None:
+                    tally.cases.append(repr((case.method, case.path, case.path_parameters, case.query, case.headers)))
+                if node.status == EngineStatus.FAILURE:
+                    tally.failed += 1
+                    self._failure(tally, node, case, interaction)
+                elif node.status == EngineStatus.SUCCESS and case is not None and exercised(node.name, case, response):
+                    tally.passed += 1
+
+    def _failure(self, tally: _Tally, node: Any, case: Any, interaction: Any) -> None:
+        if node.failure_info is None:
+            return
+        failure = node.failure_info.failure
+        response = interaction.response if interaction and interaction.response else None
+        status = response.status_code if response is not None else None
+        got = (f"HTTP {status}: {failure.message}" if status else failure.message).strip()
+        if node.name == "response_schema_conformance" and response is not None and case is not None:
+            # Every schema error, not Schemathesis' first one.
+            operation = rules.operation_of(self.spec, case.method, str(response.request.url))
+            violations = rules.body_matches(self.spec, operation, _Sent(response)) if operation else []
+            got = f"HTTP {status}: " + "; ".join(v.got for v in violations) if violations else got
+        curl = curl_for(interaction.request, self.secrets) if interaction is not None else ""
+        entry = (failure.title, got, curl)
+        if tally.first_failure is None:
+            tally.first_failure = (*entry, status)
+        elif (
+            entry[:2] != tally.first_failure[:2]
+            and entry[:2] not in [m[:2] for m in tally.more]
+            and len(tally.more) < 4
+        ):
+            tally.more.append(entry)
 
 
 def _results(
-    api: str,
-    tallies: dict[tuple[str, str], _Tally],
-    config: SuiteConfig,
-    started: dict[tuple[str, str], float],
-    incomplete: bool = False,
+    api: str, tallies: dict[tuple[str, str], _Tally], config: SuiteConfig, incomplete: bool = False
 ) -> tuple[list[CheckResult], dict[str, str]]:
     """One result per (operation, check); when the deadline cut the phase short, no check is passed on
     the cases it happened to reach: it is skipped (a failure found before stays a failure)."""
+    from conformance.report import Finding
+
     results, fingerprints = [], {}
     for (label, name), tally in sorted(tallies.items()):
         if name in config.exclude_checks:
             continue
         fingerprints[f"{label}::{name}"] = hashlib.sha256("\n".join(sorted(tally.cases)).encode()).hexdigest()[:16]
+        base = {"api": api, "operation": label, "check": name, "kind": "schema"}
         if tally.failed:
-            title, message, curl = tally.first_failure or ("failed", "", "")
-            result = CheckResult(
-                api,
-                label,
-                name,
-                Status.FAILED,
-                "schema",
-                title,
-                expected=EXPECTATIONS.get(name, "see the message"),
-                got=message,
-                curl=curl,
-            )
+            title, got, curl, _ = tally.first_failure or ("failed", "", "", None)
+            expected = EXPECTATIONS.get(name, "see the message")
+            more = tuple(Finding(t, expected, g, c) for t, g, c in tally.more)
+            result = CheckResult(**base, status=Status.FAILED, message=title, expected=expected, got=got,
+                                 curl=curl, more=more)  # fmt: skip
         elif tally.passed and incomplete:
             message = f"not decided: the run's deadline was reached after {tally.passed} passing case(s)"
-            result = CheckResult(api, label, name, Status.SKIPPED, "schema", message)
+            result = CheckResult(**base, status=Status.SKIPPED, message=message, cut_by_deadline=True)
         elif tally.passed:
-            result = CheckResult(api, label, name, Status.PASSED, "schema", f"{tally.passed} case(s)")
+            result = CheckResult(**base, status=Status.PASSED, message=f"{tally.passed} case(s)")
         else:
-            result = CheckResult(api, label, name, Status.SKIPPED, "schema", "no generated case applied")
+            reason = STATEFUL_REASON if name in STATEFUL_ONLY else NOT_EXERCISED.get(name, "no generated case applied")
+            result = CheckResult(**base, status=Status.SKIPPED, message=f"not exercised: {reason}")
         results.append(result)
     return results, fingerprints

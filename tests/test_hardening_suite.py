@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from conformance import SuiteConfig, SuiteReport, run_suite
 from conformance.cli import main
-from conformance.http import RATE_MARGIN, RateLimiter, retry_after_seconds
+from conformance.pacing import RATE_MARGIN, Pacer, retry_after_seconds
 from conformance.junit import to_xml
 from conformance.render import render
 from conformance.report import Status
@@ -242,7 +242,7 @@ def test_redirects_are_findings_and_never_followed_to_another_host() -> None:
 
 
 def test_rate_limiter_never_exceeds_its_rate_in_any_second() -> None:
-    limiter = RateLimiter(20)
+    limiter = Pacer(20)
     stamps = []
     started = time.monotonic()
     for round_ in range(40):

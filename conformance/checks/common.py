@@ -1,14 +1,14 @@
-"""Helpers the checks of both APIs share: operation labels and body validation against the contract."""
+"""Helpers the checks of both APIs share: operation labels, statuses, bodies against the contract (through
+`conformance.rules`), and the page-shape check both APIs run first."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
-
-from billing_contract.spec import Spec
+from conformance import rules
+from conformance.context import CheckContext, page_problems
 from conformance.http import Exchange
-from conformance.registry import ensure
+from conformance.outcome import Blocked, Failed, ensure
 
 # Labels as Schemathesis prints them, so both kinds of checks share a report row per operation.
 GET_HISTORY = "GET /api/billing/history/"
@@ -20,14 +20,46 @@ def ensure_status(exchange: Exchange, status: int, why: str) -> None:
     ensure(exchange.status == status, why, f"HTTP {status}", exchange.summary(), exchange)
 
 
-def ensure_body_matches(spec: Spec, exchange: Exchange, schema: dict[str, Any], why: str) -> Any:
-    body = exchange.json()
-    errors = list(jsonschema.Draft7Validator(schema).iter_errors(body))
+def ensure_body_matches(exchange: Exchange, schema: dict[str, Any], why: str) -> Any:
+    """The body is JSON matching `schema`; a failure lists every schema error, not the first."""
+    is_json, body = rules.body_of(exchange)
+    errors = rules.schema_errors(schema, body) if is_json else ["the body is not JSON"]
     ensure(
         not errors,
         why,
         "a body matching the documented schema",
-        f"{exchange.text[:300]} ({errors[0].message if errors else ''})",
+        f"{'; '.join(errors)} in {rules.shown(exchange.text)}",
         exchange,
     )
     return body
+
+
+def ensure_rules(exchange: Exchange, violations: list[rules.Violation]) -> None:
+    """Fail with the first violation a rule found in `exchange` (the others ride along as more findings)."""
+    if not violations:
+        return
+    first, *rest = [Failed(v.message, v.expected, v.got, exchange) for v in violations]
+    first.more = rest
+    raise first
+
+
+def check_page_shape(ctx: CheckContext, operation_id: str, name: str) -> None:
+    """Page 1 of the collection, unfiltered: a 200 whose body matches the documented schema, every schema
+    error listed. When the page cannot even be read, the checks that walk pages are blocked by this one."""
+    exchange = ctx.client.get(ctx.path(operation_id))
+    unreadable = page_problems(ctx.api, exchange)
+    violations = [
+        *rules.documented_status(ctx.spec, operation_id, exchange),
+        *rules.body_matches(ctx.spec, operation_id, exchange),
+    ]
+    if exchange.status != 200 and not violations:
+        violations = [
+            rules.Violation("status", "page 1 of the collection should be served", "HTTP 200", exchange.summary())
+        ]
+    if ctx.schema_reported_by and violations:
+        if unreadable:
+            ctx.page_blocker = ctx.schema_reported_by
+        raise Blocked(ctx.schema_reported_by, "it already reports this page's body breaking the schema")
+    if unreadable:
+        ctx.page_blocker = name
+    ensure_rules(exchange, violations)

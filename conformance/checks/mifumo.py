@@ -8,11 +8,18 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from billing_contract import MIFUMO, facts
-from conformance.checks.common import GET_HISTORY, ensure_body_matches, ensure_status
+from conformance import rules
+from conformance.checks.common import (
+    GET_HISTORY,
+    check_page_shape,
+    ensure_body_matches,
+    ensure_rules,
+    ensure_status,
+)
 from conformance.context import CheckContext
+from conformance.outcome import Cases, Skipped, ensure
 from conformance.pagination import (
     Page,
     Walk,
@@ -20,10 +27,9 @@ from conformance.pagination import (
     ensure_retraced,
     ensure_sorted,
     ensure_walk_integrity,
-    fetch_page,
     full_walk,
 )
-from conformance.registry import Skipped, check, ensure
+from conformance.registry import check
 
 OPERATION = facts.GET_HISTORY
 # Query parameters that no version of the contract defines; DRF ignores them and keeps them in links.
@@ -38,13 +44,17 @@ def _page_size_max(ctx: CheckContext) -> int:
     return int(ctx.parameter_schema(OPERATION, "page_size")["maximum"])
 
 
+def _page_size_default(ctx: CheckContext) -> int:
+    return int(ctx.parameter_schema(OPERATION, "page_size")["default"])
+
+
 def _types(ctx: CheckContext) -> list[str]:
     return list(ctx.spec.schema("BillingRecordType")["enum"])
 
 
 def _count(ctx: CheckContext, **params: Any) -> int:
     key = ("count", tuple(sorted(params.items())))
-    return ctx.cached(key, lambda: int(fetch_page(ctx.client, _path(ctx), {**params, "page_size": 1}).body["count"]))
+    return ctx.cached(key, lambda: int(ctx.page(_path(ctx), {**params, "page_size": 1}).body["count"]))
 
 
 def _key(item: dict[str, Any]) -> Any:
@@ -59,10 +69,16 @@ def _walk(ctx: CheckContext) -> tuple[Walk, int, int]:
         if total < 2:
             raise Skipped(f"the collection holds {total} record(s); at least 2 are needed for 2 pages")
         size = choose_page_size(total, _page_size_max(ctx))
-        first = fetch_page(ctx.client, _path(ctx), {"page_size": size})
-        return full_walk(ctx.client, first, ctx.config.max_pages), size, int(first.body["count"])
+        first = ctx.page(_path(ctx), {"page_size": size})
+        return full_walk(ctx, first, ctx.config.max_pages), size, int(first.body["count"])
 
     return ctx.cached("walk", compute)
+
+
+@check(MIFUMO, GET_HISTORY)
+def mifumo_page_shape(ctx: CheckContext) -> None:
+    """Page 1 is a 200 whose body matches the documented page schema (every schema error reported)."""
+    check_page_shape(ctx, OPERATION, "mifumo_page_shape")
 
 
 @check(MIFUMO, GET_HISTORY)
@@ -92,7 +108,7 @@ def mifumo_pagination_integrity(ctx: CheckContext) -> None:
 def mifumo_previous_retraces(ctx: CheckContext) -> None:
     """Following `previous` from the last page shows the same pages in reverse and ends at page 1."""
     result, _, _ = _walk(ctx)
-    ensure_retraced(ctx.client, result, _key, ctx.config.max_pages)
+    ensure_retraced(ctx, result, _key, ctx.config.max_pages)
 
 
 def _created_at(item: dict[str, Any]) -> float:
@@ -109,33 +125,37 @@ def mifumo_order(ctx: CheckContext) -> None:
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
-def _ensure_record_values(record: dict[str, Any], page: Page) -> None:
+def _ensure_amount(record: dict[str, Any], page: Page) -> None:
     amount = record.get("amount")
     ensure(isinstance(amount, Decimal), "`amount` should be a JSON number", "a number", amount, page.exchange)
     assert isinstance(amount, Decimal)
+    exponent = amount.as_tuple().exponent
     ensure(
-        amount.as_tuple().exponent >= -2,
-        "`amount` should have at most 2 decimals",  # type: ignore[operator]
+        isinstance(exponent, int) and exponent >= -2,
+        "`amount` should have at most 2 decimals",
         "2 decimals",
-        f"{record['id']}: {amount}",
+        f"{record.get('id')}: {amount}",
         page.exchange,
     )
     if record.get("type") == "usage":
-        ensure(amount < 0, "a usage amount should be negative", "< 0", f"{record['id']}: {amount}", page.exchange)
+        ensure(amount < 0, "a usage amount should be negative", "< 0", f"{record.get('id')}: {amount}", page.exchange)
     else:
         ensure(
             amount > 0,
             f"a {record.get('type')} amount should be positive",
             "> 0",
-            f"{record['id']}: {amount}",
+            f"{record.get('id')}: {amount}",
             page.exchange,
         )
+
+
+def _ensure_created_at(record: dict[str, Any], page: Page) -> None:
     created = str(record.get("created_at"))
     ensure(
         bool(RFC3339_UTC.match(created)),
         "`created_at` should be RFC 3339 in UTC with a `Z`",
         "YYYY-MM-DDThh:mm:ss[.ffffff]Z",
-        f"{record['id']}: {created}",
+        f"{record.get('id')}: {created}",
         page.exchange,
     )
     try:
@@ -148,15 +168,15 @@ def _ensure_record_values(record: dict[str, Any], page: Page) -> None:
 def mifumo_values(ctx: CheckContext) -> None:
     """Usage amounts negative, purchases and payments positive, 2 decimals; `created_at` RFC 3339 UTC."""
     result, _, _ = _walk(ctx)
+    cases = Cases()
     for page in result.pages:
         # Decimal keeps the digits as sent, so `50.123` cannot hide behind float rounding.
         body = json.loads(page.exchange.text, parse_float=Decimal)
         for record in body.get("results") or []:
-            _ensure_record_values(record, page)
-
-
-def _query(url: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+            for rule in (_ensure_amount, _ensure_created_at):
+                with cases.case():
+                    rule(record, page)
+    cases.finish()
 
 
 @check(MIFUMO, GET_HISTORY)
@@ -166,38 +186,8 @@ def mifumo_link_form(ctx: CheckContext) -> None:
     if kind is None and _count(ctx) < 3:
         raise Skipped("fewer than 3 records: page 2 of size 1 needs both a next and a previous page")
     params = {"page_size": "1", PROBE_PARAM[0]: PROBE_PARAM[1], **({"type": kind} if kind else {})}
-    page = fetch_page(ctx.client, _path(ctx), {**params, "page": "2"})
-    requested = urlsplit(page.exchange.url)
-    for name, page_number in (("next", "3"), ("previous", None)):
-        link = page.link(name)
-        ensure(isinstance(link, str), f"page 2 of 3+ should have a `{name}` link", "a URL", link, page.exchange)
-        assert isinstance(link, str)
-        parts = urlsplit(link)
-        ensure(
-            bool(parts.scheme and parts.netloc),
-            f"`{name}` should be an absolute URI",
-            f"{requested.scheme}://{requested.netloc}{requested.path}?...",
-            link,
-            page.exchange,
-        )
-        ensure(
-            (parts.scheme, parts.netloc, parts.path) == (requested.scheme, requested.netloc, requested.path),
-            f"`{name}` should use the request's own scheme, host and path",
-            f"{requested.scheme}://{requested.netloc}{requested.path}",
-            link,
-            page.exchange,
-        )
-        want = {key: [value] for key, value in params.items()}
-        if page_number is not None:
-            want["page"] = [page_number]
-        ensure(
-            _query(link) == want,
-            f"`{name}` should keep every other query parameter"
-            + ("" if page_number else " and drop `page` for page 1"),
-            want,
-            _query(link),
-            page.exchange,
-        )
+    page = ctx.page(_path(ctx), {**params, "page": "2"})
+    ensure_rules(page.exchange, rules.mifumo_links(page.exchange, _page_size_default(ctx)))
 
 
 @check(MIFUMO, GET_HISTORY)
@@ -206,17 +196,20 @@ def mifumo_filter_matches(ctx: CheckContext) -> None:
     kinds = [t for t in _types(ctx) if _count(ctx, type=t) > 0]
     if not kinds:
         raise Skipped("no record of any type: the filter matches nothing to inspect")
+    cases = Cases()
     for kind in kinds:
-        first = fetch_page(ctx.client, _path(ctx), {"type": kind, "page_size": _page_size_max(ctx)})
-        for page in full_walk(ctx.client, first, ctx.config.max_pages).pages:
-            for record in page.items():
-                ensure(
-                    record.get("type") == kind,
-                    f"`type={kind}` should return only {kind} records",
-                    kind,
-                    f"{record.get('id')}: {record.get('type')}",
-                    page.exchange,
-                )
+        with cases.case():
+            first = ctx.page(_path(ctx), {"type": kind, "page_size": _page_size_max(ctx)})
+            for page in full_walk(ctx, first, ctx.config.max_pages).pages:
+                for record in page.items():
+                    ensure(
+                        record.get("type") == kind,
+                        f"`type={kind}` should return only {kind} records",
+                        kind,
+                        f"{record.get('id')}: {record.get('type')}",
+                        page.exchange,
+                    )
+    cases.finish()
 
 
 @check(MIFUMO, GET_HISTORY)
@@ -259,31 +252,32 @@ def _ensure_401(
         f"WWW-Authenticate: {exchange.header('WWW-Authenticate')}",
         exchange,
     )
-    ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema(schema_name), f"{why}: body")
+    ensure_body_matches(exchange, ctx.spec.json_schema(schema_name), f"{why}: body")
 
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_auth_errors(ctx: CheckContext) -> None:
     """Missing, non-Bearer and invalid credentials get 401, the challenge, DRF/simplejwt bodies."""
     token = ctx.config.bearer_token
-    _ensure_401(ctx, {}, "DrfNotAuthenticated", "no Authorization header")
-    _ensure_401(ctx, {"Authorization": f"Token {token}"}, "DrfNotAuthenticated", "a non-Bearer scheme")
-    _ensure_401(ctx, {"Authorization": f"Bearer {token}x"}, "SimpleJwtTokenNotValid", "an invalid token")
-    # Authentication comes before validation: a bad token with a bad parameter is still a 401.
-    _ensure_401(
-        ctx,
-        {"Authorization": f"Bearer {token}x"},
-        "SimpleJwtTokenNotValid",
-        "an invalid token with a bad page_size",
-        {"page_size": "0"},
-    )
+    bad = {"Authorization": f"Bearer {token}x"}
+    cases = Cases()
+    for headers, schema, why, params in (
+        ({}, "DrfNotAuthenticated", "no Authorization header", None),
+        ({"Authorization": f"Token {token}"}, "DrfNotAuthenticated", "a non-Bearer scheme", None),
+        (bad, "SimpleJwtTokenNotValid", "an invalid token", None),
+        # Authentication comes before validation: a bad token with a bad parameter is still a 401.
+        (bad, "SimpleJwtTokenNotValid", "an invalid token with a bad page_size", {"page_size": "0"}),
+    ):
+        with cases.case():
+            _ensure_401(ctx, headers, schema, why, params)
+    cases.finish()
 
 
 def _ensure_field_errors(ctx: CheckContext, params: dict[str, Any], fields: set[str]) -> None:
     exchange = ctx.client.get(_path(ctx), params)
     why = f"{params} should be rejected field by field"
     ensure_status(exchange, 400, why)
-    body = ensure_body_matches(ctx.spec, exchange, ctx.spec.json_schema("DrfFieldErrors"), why)
+    body = ensure_body_matches(exchange, ctx.spec.json_schema("DrfFieldErrors"), why)
     ensure(
         set(body) == fields,
         f"{why}: every bad field, and only those, is reported",
@@ -299,42 +293,53 @@ def mifumo_param_errors(ctx: CheckContext) -> None:
     bounds = ctx.parameter_schema(OPERATION, "page_size")
     bad_type = "refund"
     assert bad_type not in _types(ctx)
-    for value in (bounds["maximum"] + 1, bounds["minimum"] - 1, "abc"):
-        _ensure_field_errors(ctx, {"page_size": value}, {"page_size"})
-    _ensure_field_errors(ctx, {"type": bad_type}, {"type"})
-    _ensure_field_errors(ctx, {"type": bad_type, "page_size": bounds["maximum"] + 1}, {"type", "page_size"})
-    # Validation comes before the page number.
-    _ensure_field_errors(ctx, {"page_size": bounds["maximum"] + 1, "page": "0"}, {"page_size"})
+    too_big = bounds["maximum"] + 1
+    cases = Cases()
+    for params, fields in (
+        *(({"page_size": value}, {"page_size"}) for value in (too_big, bounds["minimum"] - 1, "abc")),
+        ({"type": bad_type}, {"type"}),
+        ({"type": bad_type, "page_size": too_big}, {"type", "page_size"}),
+        # Validation comes before the page number.
+        ({"page_size": too_big, "page": "0"}, {"page_size"}),
+    ):
+        with cases.case():
+            _ensure_field_errors(ctx, params, fields)
+    cases.finish()
+
+
+def _ensure_invalid_page(ctx: CheckContext, page: str, size: int) -> None:
+    exchange = ctx.client.get(_path(ctx), {"page": page, "page_size": size})
+    ensure_status(exchange, 404, f"page={page} should be an invalid page")
+    ensure_body_matches(exchange, ctx.spec.json_schema("DrfInvalidPage"), f"page={page}: DRF's invalid-page body")
 
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_invalid_page(ctx: CheckContext) -> None:
     """`page` 0, negative, non-integer or past the last answers 404 `{"detail": "Invalid page."}`."""
-    detail = ctx.spec.schema("DrfInvalidPage")["properties"]["detail"]["enum"][0]
-    size = 20
-    last = max(1, -(-_count(ctx) // size))
-    for page in ("0", "-1", "abc", str(last + 1)):
-        exchange = ctx.client.get(_path(ctx), {"page": page, "page_size": size})
-        ensure_status(exchange, 404, f"page={page} should be an invalid page")
-        ensure(
-            exchange.json() == {"detail": detail},
-            f"page={page}: DRF's invalid-page body",
-            {"detail": detail},
-            exchange.text[:300],
-            exchange,
+    size = _page_size_default(ctx)
+    cases = Cases()
+    # These need no page of the collection: they are tested even when its pages cannot be read.
+    for page in ("0", "-1", "abc"):
+        with cases.case():
+            _ensure_invalid_page(ctx, page, size)
+    with cases.case():
+        last = max(1, -(-_count(ctx) // size))
+        _ensure_invalid_page(ctx, str(last + 1), size)
+        ensure_status(
+            ctx.client.get(_path(ctx), {"page": str(last), "page_size": size}),
+            200,
+            f"the last page ({last}) should be served",
         )
-    ensure_status(
-        ctx.client.get(_path(ctx), {"page": str(last), "page_size": size}),
-        200,
-        f"the last page ({last}) should be served",
-    )
+    cases.finish()
 
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_unknown_params_ignored(ctx: CheckContext) -> None:
     """An unknown query parameter changes nothing in the page's records or count."""
-    plain = fetch_page(ctx.client, _path(ctx), {"page_size": 5})
-    probed = fetch_page(ctx.client, _path(ctx), {"page_size": 5, PROBE_PARAM[0]: PROBE_PARAM[1]})
+    plain = ctx.page(_path(ctx), {"page_size": 5})
+    if not plain.items():
+        raise Skipped("the collection is empty: there are no records to compare")
+    probed = ctx.page(_path(ctx), {"page_size": 5, PROBE_PARAM[0]: PROBE_PARAM[1]})
     ensure(
         (plain.body.get("count"), plain.items()) == (probed.body.get("count"), probed.items()),
         "an unknown query parameter should be ignored",

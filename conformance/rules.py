@@ -1,0 +1,385 @@
+"""The rules one request/response exchange can show, as small pure functions: exchange in, violations out.
+
+The semantic checks apply them to what they fetch; a validating proxy placed between a client and a
+backend can apply exactly the same code to each exchange it relays. Nothing here sends a request,
+reads the run's configuration or raises: a rule answers a (possibly empty) list of `Violation`s.
+
+Every message says, in the API's terms, what was expected and what came back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+
+from billing_contract import MIFUMO, WEPAY, facts
+from billing_contract.spec import Spec, to_json_schema
+
+CURSOR_LINK = re.compile(r"^/billing_statements\?page=([^&\s]+)$")
+MAX_SHOWN = 300
+
+
+class ExchangeLike(Protocol):
+    """What a rule reads of one exchange (the suite's `Exchange`, or a proxy's own record)."""
+
+    method: str
+    url: str
+    status: int
+    text: str
+
+    def header(self, name: str) -> str | None: ...  # a response header, any case
+
+    def sent(self, name: str) -> str | None: ...  # a request header, any case
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str  # e.g. "schema", "status", "mifumo-links", "wepay-api-version", "wepay-correlation-id"
+    message: str
+    expected: str
+    got: str
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+def body_of(exchange: ExchangeLike) -> tuple[bool, Any]:
+    """(True, value) when the body is JSON, else (False, None)."""
+    try:
+        return True, json.loads(exchange.text)
+    except ValueError:
+        return False, None
+
+
+def shown(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
+def _where(path: Any) -> str:
+    parts = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    return f"`${parts}`" if parts else "the body"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One schema error in words: where, and what is wrong there."""
+    where = _where(error.absolute_path)
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        return f"{where}: required field `{missing}` is missing"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{where}: undocumented field(s) {', '.join(f'`{e}`' for e in extra)}"
+    if error.validator == "type":
+        return f"{where}: {json.dumps(error.instance)[:60]} is not of type {error.validator_value}"
+    if error.validator == "enum":
+        return f"{where}: {json.dumps(error.instance)[:60]} is not one of {error.validator_value}"
+    return f"{where}: {error.message[:160]}"
+
+
+def schema_errors(schema: Mapping[str, Any], body: Any) -> list[str]:
+    """Every way `body` breaks `schema` (JSON Schema), in document order, one line each."""
+    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+    errors = jsonschema.Draft7Validator(schema, format_checker=checker).iter_errors(body)
+    ordered = sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])
+    lines: list[str] = []
+    for error in ordered:
+        # A `oneOf`/`anyOf` mismatch is clearer through the branch that came closest.
+        best = jsonschema.exceptions.best_match([error]) if error.context else error
+        line = _describe(best)
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+# -- the documented response ---------------------------------------------------------------------------
+
+
+def response_schema(spec: Spec, operation_id: str, status: int) -> dict[str, Any] | None:
+    """The JSON Schema of an operation's documented JSON body for `status`, None if it has none."""
+    raw = spec.operations[operation_id].raw.get("responses", {})
+    if str(status) not in raw:
+        return None
+    content = spec.response(operation_id, status).get("content", {})
+    media = content.get("application/json")
+    return to_json_schema(media["schema"]) if media and "schema" in media else None
+
+
+def documented_status(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
+    statuses = spec.operations[operation_id].statuses
+    if exchange.status in statuses:
+        return []
+    return [
+        Violation(
+            "status",
+            f"HTTP {exchange.status} is not a status this operation documents",
+            "one of " + ", ".join(map(str, statuses)),
+            f"HTTP {exchange.status}: {shown(exchange.text)}",
+        )
+    ]
+
+
+def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
+    """The body is JSON matching the documented schema for its status, every schema error listed."""
+    schema = response_schema(spec, operation_id, exchange.status)
+    if schema is None:
+        return []
+    is_json, body = body_of(exchange)
+    if not is_json:
+        return [
+            Violation(
+                "schema",
+                f"the HTTP {exchange.status} body should be JSON",
+                "a JSON body matching the documented schema",
+                f"{exchange.header('Content-Type') or 'no Content-Type'}: {shown(exchange.text)}",
+            )
+        ]
+    errors = schema_errors(schema, body)
+    if not errors:
+        return []
+    return [
+        Violation(
+            "schema",
+            f"the HTTP {exchange.status} body should match the documented schema ({len(errors)} error(s))",
+            "a body matching the documented schema",
+            "; ".join(errors),
+        )
+    ]
+
+
+def error_envelope(spec: Spec, api: str, exchange: ExchangeLike) -> list[Violation]:
+    """An error answer (4xx/5xx) of a status the operation does not document (e.g. 405) is still in the
+    API's own error body: DRF's `{"detail": ...}` for Mifumo, the v3 envelope for WePay."""
+    if exchange.status < 400:
+        return []
+    name = "DrfDetail" if api == MIFUMO else "V3Error"
+    is_json, body = body_of(exchange)
+    errors = schema_errors(spec.json_schema(name), body) if is_json else ["the body is not JSON"]
+    if not errors:
+        return []
+    envelope = 'DRF\'s `{"detail": ...}`' if api == MIFUMO else "the v3 error envelope"
+    return [
+        Violation(
+            "error-envelope",
+            f"an HTTP {exchange.status} answer should be in {envelope}",
+            envelope,
+            f"{'; '.join(errors)} in {shown(exchange.text)}",
+        )
+    ]
+
+
+# -- Mifumo -------------------------------------------------------------------------------------------
+
+
+def mifumo_page_unreadable(body: Any) -> list[str]:
+    """Why a body cannot be read as a DRF page at all (empty when it can): the envelope the walks need."""
+    if not isinstance(body, dict):
+        return ["the body is not a JSON object"]
+    reasons = []
+    if not isinstance(body.get("count"), int) or isinstance(body.get("count"), bool):
+        reasons.append("`count` is not an integer")
+    if not isinstance(body.get("results"), list):
+        reasons.append("`results` is not a list")
+    reasons += [
+        f"`{name}` is not a string or null"
+        for name in ("next", "previous")
+        if name not in body or not isinstance(body[name], str | None)
+    ]
+    return reasons
+
+
+def _query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+def _positive_int(values: list[str] | None, default: int) -> int | None:
+    if not values:
+        return default
+    return int(values[-1]) if values[-1].isdigit() and int(values[-1]) > 0 else None
+
+
+def mifumo_links(exchange: ExchangeLike, page_size_default: int = 20) -> list[Violation]:
+    """On a 200 page: `next`/`previous` are absolute URIs on the request's own scheme, host and path, keep
+    the request's other query parameters, point at the neighbouring page numbers (the link to page 1 has
+    no `page`), and exist exactly when there is such a page; `count` agrees with the page's records."""
+    is_json, body = body_of(exchange)
+    if exchange.status != 200 or not is_json or mifumo_page_unreadable(body):
+        return []
+    query = _query(exchange.url)
+    page, size = _positive_int(query.get("page"), 1), _positive_int(query.get("page_size"), page_size_default)
+    if page is None or size is None:
+        return []
+    count, items = body["count"], body["results"]
+    violations = _mifumo_counts(page, size, count, len(items))
+    requested = urlsplit(exchange.url)
+    others = {k: v for k, v in query.items() if k != "page"}
+    for name, number in (("next", page + 1), ("previous", page - 1)):
+        exists = number >= 1 and (number < page or count > page * size)
+        link = body[name]
+        if (link is not None) != exists:
+            violations.append(
+                Violation(
+                    "mifumo-links",
+                    f"page {page} of {count} record(s) in pages of {size} should "
+                    + ("have" if exists else "have no")
+                    + f" `{name}` link",
+                    f"page {number}" if exists else "null",
+                    str(link),
+                )
+            )
+            continue
+        if link is None:
+            continue
+        parts = urlsplit(link)
+        base = f"{requested.scheme}://{requested.netloc}{requested.path}"
+        if (parts.scheme, parts.netloc, parts.path) != (requested.scheme, requested.netloc, requested.path):
+            violations.append(
+                Violation("mifumo-links", f"`{name}` should be an absolute URI on the request's own path", base, link)
+            )
+            continue
+        got = _query(link)
+        want_page = None if number == 1 else [str(number)]
+        kept = all(got.get(k) == v for k, v in others.items())
+        if got.get("page") != want_page or not kept:
+            what = "no `page`" if number == 1 else f"page={number}"
+            violations.append(
+                Violation(
+                    "mifumo-links",
+                    f"`{name}` should keep the request's other query parameters and carry {what}",
+                    {**others, **({"page": want_page} if want_page else {})},
+                    got,
+                )
+            )
+    return violations
+
+
+def _mifumo_counts(page: int, size: int, count: int, held: int) -> list[Violation]:
+    last = max(1, -(-count // size))
+    if page > last:
+        return []
+    want = size if page < last else count - (last - 1) * size
+    if held == want:
+        return []
+    return [
+        Violation(
+            "mifumo-count",
+            f"page {page} in pages of {size} out of `count` {count} should hold {want} record(s)",
+            want,
+            held,
+        )
+    ]
+
+
+# -- WePay --------------------------------------------------------------------------------------------
+
+
+def wepay_api_version_echo(exchange: ExchangeLike, version_header: str = "Api-Version") -> list[Violation]:
+    """On a 200, the page's and every statement's `api_version` echo the request's Api-Version."""
+    version = exchange.sent(version_header)
+    _, body = body_of(exchange)
+    if exchange.status != 200 or version is None or not isinstance(body, dict):
+        return []
+    statements = body.get("results") if "results" in body else [body]
+    found = [("the page", body.get("api_version"))] if "results" in body else []
+    found += [(f"statement {s.get('id')}", s.get("api_version")) for s in statements or [] if isinstance(s, dict)]
+    wrong = [f"{where}: {value!r}" for where, value in found if value != version]
+    if not wrong:
+        return []
+    return [
+        Violation(
+            "wepay-api-version",
+            "every `api_version` should echo the request's Api-Version",
+            version,
+            ", ".join(wrong[:5]) + (f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""),
+        )
+    ]
+
+
+def wepay_correlation_id(exchange: ExchangeLike) -> list[Violation]:
+    """Every WePay response, errors included, carries an `X-Correlation-Id` that is a UUID."""
+    value = exchange.header("X-Correlation-Id")
+    if value:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            pass
+        else:
+            return []
+    return [
+        Violation(
+            "wepay-correlation-id",
+            "every WePay response should carry X-Correlation-Id (a UUID)",
+            "X-Correlation-Id: <uuid>",
+            f"HTTP {exchange.status} with X-Correlation-Id: {value}" if value else f"HTTP {exchange.status} without it",
+        )
+    ]
+
+
+def wepay_links(exchange: ExchangeLike) -> list[Violation]:
+    """On a 200 page, `next`/`previous` are relative `/billing_statements?page=<cursor>` paths or null."""
+    _, body = body_of(exchange)
+    if exchange.status != 200 or not isinstance(body, dict) or "results" not in body:
+        return []
+    return [
+        Violation(
+            "wepay-links",
+            f"`{name}` should be a relative cursor path",
+            "/billing_statements?page=<cursor>",
+            str(body.get(name)),
+        )
+        for name in ("next", "previous")
+        if body.get(name) is not None and not (isinstance(body[name], str) and CURSOR_LINK.match(body[name]))
+    ]
+
+
+def wepay_page_unreadable(body: Any) -> list[str]:
+    """Why a body cannot be read as a WePay page at all (empty when it can)."""
+    if not isinstance(body, dict):
+        return ["the body is not a JSON object"]
+    reasons = []
+    if not isinstance(body.get("results"), list | None) or "results" not in body:
+        reasons.append("`results` is not a list or null")
+    reasons += [
+        f"`{name}` is not a string or null"
+        for name in ("next", "previous")
+        if name not in body or not isinstance(body[name], str | None)
+    ]
+    return reasons
+
+
+# -- all of them --------------------------------------------------------------------------------------
+
+
+def operation_of(spec: Spec, method: str, url: str) -> str | None:
+    """The operation an exchange belongs to, by method and path (the base URL may add a prefix)."""
+    path = urlsplit(url).path
+    for operation_id, operation in spec.operations.items():
+        pattern = re.escape(operation.path).replace(r"\{id\}", "[^/]+")
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", pattern)
+        if operation.method.upper() == method.upper() and re.search(f"{pattern}$", path):
+            return operation_id
+    return None
+
+
+def api_of(operation_id: str) -> str:
+    return next(api for api, ops in facts.OPERATIONS.items() if operation_id in ops)
+
+
+def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
+    """Every rule that this one exchange can show, for the operation it belongs to."""
+    api = api_of(operation_id)
+    found = documented_status(spec, operation_id, exchange) or body_matches(spec, operation_id, exchange)
+    if exchange.status >= 400 and exchange.status not in spec.operations[operation_id].statuses:
+        found = [*found, *error_envelope(spec, api, exchange)]
+    if api == MIFUMO:
+        default = int(next(p for p in spec.parameters(operation_id) if p["name"] == "page_size")["schema"]["default"])
+        return [*found, *mifumo_links(exchange, default)]
+    assert api == WEPAY
+    version = wepay_api_version_echo(exchange, spec.facts.version_header)
+    return [*found, *wepay_links(exchange), *version, *wepay_correlation_id(exchange)]
