@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -13,8 +16,12 @@ import yaml
 from starlette.types import Receive, Scope, Send
 
 from billing_contract.documents import ADMIN_SPEC_PATH
+from billing_contract.spec import Spec
 from fixtures import FixturesError, generate_dataset
 from fixtures.dataset import parse_document
+from mock_server.controls import fault_of
+from mock_server.cors import request_headers
+from mock_server.security import same_secret
 
 if TYPE_CHECKING:
     from mock_server.app import MockApp
@@ -25,30 +32,139 @@ MAX_BODY = 256 * 1024 * 1024
 LOG_SIZE = 10_000
 
 
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+MASK = "***"
+# Routes that change what the mock serves, or read what clients sent (their credentials included).
+GUARDED = frozenset({("PUT", "/dataset"), ("POST", "/dataset/reset"), ("GET", "/requests"), ("DELETE", "/requests")})
+ADMIN_REALM = 'Bearer realm="billing-mock admin"'
+
+
 class AdminError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers or {}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only (a name other than
+    `localhost` may resolve anywhere, so it counts as beyond loopback)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class AdminGuard:
+    """Who may use the guarded routes: anyone on loopback without a token; with a token, its bearers;
+    beyond loopback without a token, nobody (a shared instance must not be an open door)."""
+
+    token: str | None
+    host: str
+
+    @property
+    def locked(self) -> bool:
+        return self.token is None and not is_loopback(self.host)
+
+    def check(self, authorization: str | None) -> None:
+        if self.locked:
+            raise AdminError(
+                403,
+                f"the mock listens beyond loopback ({self.host}) without --admin-token "
+                "(BILLING_MOCK_ADMIN_TOKEN): its write and log routes are off",
+            )
+        if self.token is None:
+            return
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not same_secret(presented.strip(), self.token):
+            raise AdminError(
+                401, "this route needs Authorization: Bearer <admin token>", {"WWW-Authenticate": ADMIN_REALM}
+            )
+
+    def describe(self) -> str:
+        """One line for the banner: how the guarded routes are reached, never the token itself."""
+        if self.locked:
+            return (
+                f"write and log routes refused (403): listening on {self.host} beyond loopback "
+                "without --admin-token / BILLING_MOCK_ADMIN_TOKEN"
+            )
+        if self.token is not None:
+            return "write and log routes need Authorization: Bearer <admin token> (--admin-token)"
+        return "open on loopback (--admin-token to require a token)"
 
 
 class RequestLog:
-    """What the contract routes received, so a client's test can assert what its code sent."""
+    """What the contract routes received, so a client's test can assert what its code sent: when, how
+    long the answer took, its status (null when a fault sent none), which fault, and the headers the
+    contract reads, secrets masked."""
 
-    def __init__(self, size: int = LOG_SIZE) -> None:
+    def __init__(self, headers: Iterable[str] = (), secrets: Iterable[str] = (), size: int = LOG_SIZE) -> None:
         self.entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self.headers = {name.lower().encode("latin-1"): name for name in headers}
+        self.secrets = frozenset(name.lower() for name in secrets)
 
-    def add(self, scope: Scope, status: int) -> None:
-        query = scope.get("query_string", b"").decode("latin-1")
-        self.entries.append({"method": scope["method"], "path": scope["path"], "query": query, "status": status})
+    @classmethod
+    def for_spec(cls, spec: Spec) -> RequestLog:
+        facts = spec.facts
+        return cls(request_headers(spec), ("Authorization", facts.credential_headers[-1]))
+
+    @staticmethod
+    def clock() -> float:
+        return time.perf_counter()
+
+    def _header_values(self, scope: Scope) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, value in scope.get("headers", []):
+            name = self.headers.get(key.lower())
+            if name is not None:
+                found[name] = self._masked(name, value.decode("latin-1"))
+        return found
+
+    def _masked(self, name: str, value: str) -> str:
+        if name.lower() not in self.secrets:
+            return value
+        if name.lower() == "authorization":  # the scheme word matters to the API (it must be `Bearer`)
+            scheme, _, rest = value.partition(" ")
+            return f"{scheme} {MASK}" if rest else MASK
+        return MASK
+
+    def add(self, scope: Scope, status: int, started: float | None = None) -> None:
+        duration = 0.0 if started is None else self.clock() - started
+        self.entries.append(
+            {
+                "time": _iso(time.time() - duration),
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "headers": self._header_values(scope),
+                "status": status or None,
+                "duration_ms": round(duration * 1000, 2),
+                "fault": fault_of(scope),
+            }
+        )
 
 
-Handler = Callable[[bytes], Awaitable[tuple[int, Any]]]
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    body: bytes
+    content_type: str
+
+
+Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 
 
 class AdminApi:
     def __init__(self, mock: MockApp) -> None:
         self.mock = mock
+        self.guard = AdminGuard(mock.state.config.admin_token, mock.state.config.host)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): self.health,
             ("GET", "/dataset"): self.dataset,
@@ -59,14 +175,14 @@ class AdminApi:
             ("GET", "/openapi.json"): self.openapi,
         }
 
-    async def health(self, _: bytes) -> tuple[int, Any]:
+    async def health(self, _: AdminRequest) -> tuple[int, Any]:
         return 200, {"status": "ok", "pid": os.getpid()}
 
-    async def dataset(self, _: bytes) -> tuple[int, Any]:
+    async def dataset(self, _: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.state.summary()
 
-    async def load_dataset(self, body: bytes) -> tuple[int, Any]:
-        document = _json(body)
+    async def load_dataset(self, request: AdminRequest) -> tuple[int, Any]:
+        document = _document(request.body, request.content_type)
         try:
             dataset = parse_document(document, "request body", self.mock.state.spec)
         except FixturesError as exc:
@@ -74,8 +190,8 @@ class AdminApi:
         self.mock.swap_dataset(dataset)
         return 200, self.mock.state.summary()
 
-    async def reset_dataset(self, body: bytes) -> tuple[int, Any]:
-        options = _json(body) if body.strip() else {}
+    async def reset_dataset(self, request: AdminRequest) -> tuple[int, Any]:
+        options = _json(request.body) if request.body.strip() else {}
         config = self.mock.state.config
         allowed = {"seed", "records", "statements", "accounts"}
         if not isinstance(options, dict) or set(options) - allowed:
@@ -90,29 +206,35 @@ class AdminApi:
         self.mock.swap_dataset(generate_dataset(seed, size, self.mock.state.spec))
         return 200, self.mock.state.summary()
 
-    async def requests(self, _: bytes) -> tuple[int, Any]:
+    async def requests(self, _: AdminRequest) -> tuple[int, Any]:
         return 200, {"requests": list(self.mock.request_log.entries)}
 
-    async def clear_requests(self, _: bytes) -> tuple[int, Any]:
+    async def clear_requests(self, _: AdminRequest) -> tuple[int, Any]:
         self.mock.request_log.entries.clear()
         return 204, None
 
-    async def openapi(self, _: bytes) -> tuple[int, Any]:
+    async def openapi(self, _: AdminRequest) -> tuple[int, Any]:
         return 200, yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"][len(PREFIX) :]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         handler = self.routes.get((method, path))
+        extra: dict[str, str] = {}
         try:
             if handler is None:
                 known = sorted(m for m, p in self.routes if p == path)
                 raise AdminError(405, f"allowed: {', '.join(known)}") if known else AdminError(404, "Not found.")
-            status, body = await handler(await _read_body(receive))
+            headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            if (method, path) in GUARDED:
+                self.guard.check(headers.get(b"authorization"))
+            request = AdminRequest(await _read_body(receive), headers.get(b"content-type", ""))
+            status, body = await handler(request)
         except AdminError as exc:
-            status, body = exc.status, {"detail": exc.detail}
+            status, body, extra = exc.status, {"detail": exc.detail}, exc.headers
         payload = b"" if body is None else orjson.dumps(body)
         headers = [(b"content-length", str(len(payload)).encode())]
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
         if body is not None:
             headers.append((b"content-type", b"application/json"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -124,6 +246,31 @@ def _json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise AdminError(400, f"body is not JSON: {exc}") from None
+
+
+def _yaml(body: bytes) -> Any:
+    try:
+        return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise AdminError(400, f"body is not valid YAML: {' '.join(str(exc).split())}") from None
+
+
+def _document(body: bytes, content_type: str) -> Any:
+    """A dataset in either `--fixtures` format: the declared type decides; without one (or curl's
+    default form type) JSON is tried first, as the faster parser, then YAML."""
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return _json(body)
+    if media in YAML_TYPES:
+        return _yaml(body)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise AdminError(400, f"body is neither JSON nor YAML: {' '.join(str(exc).split())}") from None
 
 
 async def _read_body(receive: Receive) -> bytes:

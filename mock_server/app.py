@@ -201,7 +201,7 @@ class MockApp:
         self.renderer = renderer
         self.handlers = handlers
         self.controls = controls
-        self.request_log = RequestLog()
+        self.request_log = RequestLog.for_spec(state.spec)
         # Latency, injected errors and throttling make answers depend on more than the request.
         self.replay = ReplayCache(request_headers(state.spec)) if controls.settings.deterministic else None
         self.admin = AdminApi(self)
@@ -243,6 +243,7 @@ class MockApp:
             return
         correlate = self._needs_correlation(path)
         status = 0  # stays 0 when a fault closes the connection without an answer
+        started = self.request_log.clock()
 
         async def observed_send(message: Message) -> None:
             nonlocal status
@@ -265,7 +266,7 @@ class MockApp:
             else:  # connexion would redirect a stray slash (307), a status the contract never documents
                 await self._send_problem(scope, observed_send, ApiProblem(Kind.NOT_FOUND))
         finally:
-            self.request_log.add(scope, status)
+            self.request_log.add(scope, status, started)
 
     async def _controlled(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         prefer = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"prefer"), None)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import shlex
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -63,47 +64,122 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _flag(parser: argparse.ArgumentParser, flag: str, text: str, shown_default: object, **kwargs: Any) -> None:
+    """A flag whose help names its built-in default and its environment variable (which overrides the
+    default, so `--help` under an exported variable shows the value in force as the default)."""
+    env = ENV_PREFIX + flag.lstrip("-").upper().replace("-", "_")
+    parser.add_argument(flag, help=f"{text} (default: {shown_default}; env {env})".replace("%", "%%"), **kwargs)
+
+
+DATASET_FLAGS = (("records", "Mifumo records"), ("statements", "WePay statements"), ("accounts", "WePay accounts"))
+
+
 def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=_int("seed", DEFAULT_SEED))
-    parser.add_argument("--records", type=int, default=_int("records", DatasetSize.records), help="Mifumo records")
-    parser.add_argument("--statements", type=int, default=_int("statements", DatasetSize.statements))
-    parser.add_argument("--accounts", type=int, default=_int("accounts", DatasetSize.accounts))
+    _flag(
+        parser, "--seed", "Faker seed: same seed, same data", DEFAULT_SEED, type=int, default=_int("seed", DEFAULT_SEED)
+    )
+    for name, text in DATASET_FLAGS:
+        default = getattr(DatasetSize, name)
+        _flag(parser, f"--{name}", text, default, type=int, default=_int(name, default))
+
+
+def _add_credential_arguments(parser: argparse.ArgumentParser) -> None:
+    _flag(
+        parser,
+        "--bearer-token",
+        "the only Mifumo bearer token accepted",
+        "a fixed JWT-shaped token, printed at start",
+        default=_env("bearer-token", DEFAULT_BEARER_TOKEN),
+    )
+    _flag(parser, "--app-id", "the only WePay App-Id accepted", DEFAULT_APP_ID, default=_env("app-id", DEFAULT_APP_ID))
+    _flag(
+        parser,
+        "--app-token",
+        "the only WePay App-Token accepted",
+        DEFAULT_APP_TOKEN,
+        default=_env("app-token", DEFAULT_APP_TOKEN),
+    )
+
+
+SUBCOMMANDS = """commands:
+  billing-mock fixtures dump [--seed N] [--records N] [--statements N] [--accounts N]
+                             [--format json|yaml] [-o FILE]
+      write the generated dataset in the --fixtures format (default: JSON on stdout)
+  billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--record FILE] [--strict] ...
+      forward to real backends and check every exchange against the contract (billing-mock proxy --help)
+  billing-mock credentials [--bearer-token T] [--app-id ID] [--app-token T]
+      print `export BILLING_BEARER_TOKEN=... BILLING_APP_ID=... BILLING_APP_TOKEN=...` for curl and
+      billing-conformance:  eval "$(billing-mock credentials)"
+
+Every flag reads its environment variable when not given; a flag given wins."""
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="billing-mock", description="Serve the Mifumo and WePay billing mock.")
-    parser.add_argument("--host", default=_env("host", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=_int("port", 4010))
+    parser = _Parser(
+        prog="billing-mock",
+        description="Serve the Mifumo and WePay billing mock.",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _flag(parser, "--host", "address to listen on", "127.0.0.1", default=_env("host", "127.0.0.1"))
+    _flag(parser, "--port", "port to listen on", 4010, type=int, default=_int("port", 4010))
     _add_dataset_arguments(parser)
-    parser.add_argument("--fixtures", type=Path, default=_env("fixtures"), help="JSON or YAML dataset to serve")
-    parser.add_argument("--workers", type=int, default=_int("workers", 1))
-    parser.add_argument("--bearer-token", default=_env("bearer-token", DEFAULT_BEARER_TOKEN))
-    parser.add_argument("--app-id", default=_env("app-id", DEFAULT_APP_ID))
-    parser.add_argument("--app-token", default=_env("app-token", DEFAULT_APP_TOKEN))
-    parser.add_argument("--log-level", default=_env("log-level", "info"), choices=LOG_LEVELS)
-    parser.add_argument("--latency", default=_env("latency"), help="MIN-MAX ms added to every request (seeded)")
-    parser.add_argument(
+    _flag(
+        parser,
+        "--fixtures",
+        "JSON or YAML dataset to serve instead of the generated one",
+        "generated",
+        type=Path,
+        default=_env("fixtures"),
+    )
+    _flag(parser, "--workers", "worker processes", 1, type=int, default=_int("workers", 1))
+    _add_credential_arguments(parser)
+    _flag(
+        parser,
+        "--admin-token",
+        "token the /__mock/ write and log routes require (Authorization: Bearer <token>)",
+        "none: open on loopback, refused beyond it",
+        default=_env("admin-token"),
+    )
+    _flag(
+        parser,
+        "--log-level",
+        "uvicorn log level (info: one access-log line per request)",
+        "info",
+        default=_env("log-level", "info"),
+        choices=LOG_LEVELS,
+    )
+    _flag(parser, "--latency", "MIN-MAX ms added to every request (seeded)", "none", default=_env("latency"))
+    _flag(
+        parser,
         "--error-rate",
+        "fraction of requests answered with the documented 500 (seeded)",
+        0.0,
         type=float,
         default=_number("error-rate", 0.0, float),
-        help="fraction of requests answered with the documented 500 (seeded)",
     )
-    parser.add_argument(
+    _flag(
+        parser,
         "--rate-limit",
+        "enforce WePay's 30 requests per endpoint per App-Id per 10 s",
+        "off",
         action="store_true",
         default=_switch("rate-limit"),
-        help="enforce WePay's 30 requests per endpoint per App-Id per 10 s",
     )
-    parser.add_argument(
+    _flag(
+        parser,
         "--cors-origins",
+        "comma-separated browser origins (no port: any port); 'none' disables",
+        ",".join(DEFAULT_CORS_ORIGINS),
         default=_env("cors-origins", ",".join(DEFAULT_CORS_ORIGINS)),
-        help="comma-separated browser origins (no port: any port); 'none' disables",
     )
-    parser.add_argument(
+    _flag(
+        parser,
         "--reload",
+        "rebuild when the spec or the fixtures file changes; a bad edit keeps the last good version",
+        "off",
         action="store_true",
         default=_switch("reload"),
-        help="restart when the spec or the fixtures file changes",
     )
     parser.add_argument("--spec", type=Path, default=_env("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
     return parser
@@ -112,8 +188,17 @@ def serve_parser() -> argparse.ArgumentParser:
 def dump_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
     _add_dataset_arguments(parser)
-    parser.add_argument("--format", choices=("json", "yaml"), default="json")
+    parser.add_argument("--format", choices=("json", "yaml"), default="json", help="(default: json)")
     parser.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
+    return parser
+
+
+def credentials_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="billing-mock credentials",
+        description="Print the mock's credentials as the conformance suite's variables, ready for eval.",
+    )
+    _add_credential_arguments(parser)
     return parser
 
 
@@ -121,13 +206,9 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     for name in ("records", "statements", "accounts"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name} must be >= 0")
-    for flag, value in (
-        ("--bearer-token", args.bearer_token),
-        ("--app-id", args.app_id),
-        ("--app-token", args.app_token),
-    ):
-        if not value or not value.isprintable() or any(c.isspace() for c in value):
-            raise UsageError(f"{flag} must be a non-empty value without spaces")
+    _check_credentials(args)
+    if args.admin_token is not None:
+        _check_token("--admin-token", args.admin_token)
     if not 0.0 <= args.error_rate <= 1.0:
         raise UsageError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
     try:
@@ -149,7 +230,19 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         fixtures_path=args.fixtures,
         credentials=Credentials(bearer_token=args.bearer_token, app_id=args.app_id, app_token=args.app_token),
         spec_path=args.spec,
+        admin_token=args.admin_token,
+        host=args.host,
     )
+
+
+def _check_token(flag: str, value: str) -> None:
+    if not value or not value.isprintable() or any(c.isspace() for c in value):
+        raise UsageError(f"{flag} must be a non-empty value without spaces")
+
+
+def _check_credentials(args: argparse.Namespace) -> None:
+    for flag in ("--bearer-token", "--app-id", "--app-token"):
+        _check_token(flag, getattr(args, flag[2:].replace("-", "_")))
 
 
 def config_from_environment() -> MockConfig:
@@ -161,12 +254,38 @@ def app_from_environment() -> MockApp:
     return create_app(config_from_environment())
 
 
+# The conformance suite's variables (billing-conformance reads them), so a run can follow the banner.
+SUITE_URL_VARIABLES = ("BILLING_MIFUMO_URL", "BILLING_WEPAY_URL")
+
+
+def suite_exports(credentials: Credentials) -> str:
+    """`export` line for the suite's credential variables, quoted for any POSIX shell."""
+    values = {
+        "BILLING_BEARER_TOKEN": credentials.bearer_token,
+        "BILLING_APP_ID": credentials.app_id,
+        "BILLING_APP_TOKEN": credentials.app_token,
+    }
+    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
+
+
+def describe_controls(config: MockConfig) -> str:
+    """The per-process controls in force, one line (the per-request ones are the `Prefer` header's)."""
+    controls = config.controls
+    latency = f"{controls.latency_ms[0]}-{controls.latency_ms[1]} ms" if controls.latency_ms else "none"
+    cors_origins = "off" if config.cors_origins is None else ", ".join(config.cors_origins) or "none"
+    return (
+        f"rate limit {'on' if controls.rate_limit else 'off'}, latency {latency}, "
+        f"error rate {controls.error_rate:g}, CORS {cors_origins}"
+    )
+
+
 def banner(app: MockApp, host: str, port: int, workers: int) -> str:
     summary = app.state.summary()
     creds = app.state.credentials
     shown_host = f"[{host}]" if ":" in host else host
     base = f"http://{shown_host}:{port}"
     source = f"seed {summary['seed']}" if summary["seed"] is not None else f"fixtures {summary['source']}"
+    urls = " ".join(f"{name}={base}" for name in SUITE_URL_VARIABLES)
     return "\n".join(
         [
             f"billing-mock on {base} ({workers} worker{'s' if workers != 1 else ''}, {source})",
@@ -174,9 +293,14 @@ def banner(app: MockApp, host: str, port: int, workers: int) -> str:
             f"  WePay   GET {base}/billing_statements     ({summary['wepay']['statements']} statements, "
             f"{summary['wepay']['accounts']} accounts)",
             f"  Docs    {base}{DOCS_PATH}/   Spec {base}{SPEC_PATH}   Tooling {base}{TOOLING_PREFIX}/dataset",
+            f"  Controls  {describe_controls(app.state.config)}; per request: Prefer code=, example=, delay=, fault=",
+            f"  Tooling   {app.admin.guard.describe()}",
             f"  Mifumo credentials:  Authorization: Bearer {creds.bearer_token}",
             f"  WePay credentials:   App-Id: {creds.app_id}   App-Token: {creds.app_token}   "
             f"Api-Version: {app.state.spec.facts.default_api_version}",
+            "  For curl and billing-conformance:",
+            f"    export {urls}",
+            f"    {suite_exports(creds)}",
         ]
     )
 
@@ -207,6 +331,11 @@ def _export(args: argparse.Namespace) -> None:
         "log_level",
         "spec",
         "fixtures",
+        "admin_token",
+        "latency",
+        "error_rate",
+        "rate_limit",
+        "cors_origins",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -277,9 +406,23 @@ def dump(argv: Sequence[str]) -> int:
     return 0
 
 
+def credentials(argv: Sequence[str]) -> int:
+    """`eval "$(billing-mock credentials)"`: works whichever python3 comes first on PATH."""
+    args = credentials_parser().parse_args(argv)
+    _check_credentials(args)
+    print(suite_exports(Credentials(args.bearer_token, args.app_id, args.app_token)))
+    return 0
+
+
 def run(argv: Sequence[str]) -> int:
     if argv[:2] == ["fixtures", "dump"]:
         return dump(argv[2:])
+    if argv[:1] == ["credentials"]:
+        return credentials(argv[1:])
+    if argv[:1] == ["proxy"]:
+        from mock_server.proxy.cli import proxy  # the proxy's parser builds on this module's
+
+        return proxy(argv[1:])
     if argv[:1] == ["fixtures"]:
         raise UsageError("usage: billing-mock fixtures dump [--seed N] [--format json|yaml] [--output PATH]")
     return serve(argv)

@@ -25,3 +25,7 @@ class MockConfig:
     controls: ControlSettings = field(default_factory=ControlSettings)
     # Browser origins allowed by CORS: a list of origins, or None for no CORS at all.
     cors_origins: tuple[str, ...] | None = DEFAULT_CORS_ORIGINS
+    # The tooling API's write and log routes: open on loopback without a token, refused beyond it.
+    admin_token: str | None = None
+    # Where the mock listens, so the tooling API knows whether it is reachable beyond this machine.
+    host: str = "127.0.0.1"

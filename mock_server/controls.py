@@ -159,6 +159,11 @@ def preference_of(scope: Scope) -> Preference:
     return scope.get("extensions", {}).get(SCOPE_KEY, {}).get("prefer", Preference())
 
 
+def fault_of(scope: Scope) -> str | None:
+    """The fault applied to this request, if any (for the request log)."""
+    return scope.get("extensions", {}).get(SCOPE_KEY, {}).get("fault")
+
+
 async def send_response(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -249,6 +254,7 @@ class ControlsAfterValidation:
 
 async def apply_fault(fault: str, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
     """`reset`: abort the TCP connection; `empty`: close it without a byte; `malformed`: truncated JSON."""
+    scope.setdefault("extensions", {}).setdefault(SCOPE_KEY, {})["fault"] = fault
     if fault == "malformed":
         captured: list[Message] = []
 

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import uvicorn
 
@@ -19,6 +19,9 @@ from fixtures import Dataset
 from mock_server.app import MockApp, create_app
 from mock_server.config import MockConfig
 from mock_server.security import Credentials
+
+# A server bound to every interface is reached through loopback.
+_LOCAL = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.contextmanager
 def serve_in_thread(
-    app: object, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 10.0
+    app: object, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 10.0, **options: object
 ) -> Iterator[str]:
-    """Serve any ASGI app with uvicorn in a background thread; yields its base URL."""
+    """Serve any ASGI app with uvicorn in a background thread; yields its base URL. `options` go to
+    uvicorn's Config (the proxy, say, is served without uvicorn's own Date and Server headers)."""
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", **options)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
@@ -63,7 +68,7 @@ def serve_in_thread(
             raise RuntimeError(f"server on {host}:{port} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://{host}:{port}"
+        yield f"http://{_LOCAL.get(host, host)}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -71,8 +76,12 @@ def serve_in_thread(
 
 @contextlib.contextmanager
 def running_mock(
-    config: MockConfig | None = None, dataset: Dataset | None = None, host: str = "127.0.0.1"
+    config: MockConfig | None = None, dataset: Dataset | None = None, host: str | None = None
 ) -> Iterator[RunningMock]:
+    """The mock listening on `host` (default: the config's, loopback); its URL always names loopback."""
+    config = config or MockConfig()
+    if host is not None and host != config.host:
+        config = replace(config, host=host)  # the tooling API guards itself by where it listens
     app = create_app(config, dataset)
-    with serve_in_thread(app, host) as url:
+    with serve_in_thread(app, config.host) as url:
         yield RunningMock(url, app.state.credentials, app)
