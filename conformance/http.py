@@ -52,7 +52,7 @@ class Exchange:
 
     def summary(self) -> str:
         body = self.text if len(self.text) <= 300 else self.text[:300] + "..."
-        return f"{self.status} {body}"
+        return f"HTTP {self.status}: {body}"
 
 
 class Client:

@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -80,13 +81,42 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{where}: {json.dumps(error.instance)[:60]} is not of type {error.validator_value}"
     if error.validator == "enum":
         return f"{where}: {json.dumps(error.instance)[:60]} is not one of {error.validator_value}"
+    if error.validator == "format":
+        return f"{where}: {json.dumps(error.instance)[:80]} is not a valid {error.validator_value}"
+    if error.validator == "pattern":
+        return f"{where}: {json.dumps(error.instance)[:80]} does not match {error.validator_value}"
     return f"{where}: {error.message[:160]}"
+
+
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("uri", raises=ValueError)
+def _is_uri(value: object) -> bool:
+    """An absolute URI: a scheme and, for http(s), a host (jsonschema's own check needs an extra package)."""
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return bool(parts.scheme) and (parts.scheme not in ("http", "https") or bool(parts.netloc))
+
+
+@FORMATS.checks("uuid", raises=ValueError)
+def _is_uuid(value: object) -> bool:
+    return not isinstance(value, str) or bool(uuid.UUID(value))
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value)) and bool(
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    )
 
 
 def schema_errors(schema: Mapping[str, Any], body: Any) -> list[str]:
     """Every way `body` breaks `schema` (JSON Schema), in document order, one line each."""
-    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
-    errors = jsonschema.Draft7Validator(schema, format_checker=checker).iter_errors(body)
+    errors = jsonschema.Draft7Validator(schema, format_checker=FORMATS).iter_errors(body)
     ordered = sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])
     lines: list[str] = []
     for error in ordered:

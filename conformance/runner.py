@@ -65,18 +65,20 @@ def _check_credentials(config: SuiteConfig, api: str, spec: Spec, pacer: Pacer) 
     the API's "credentials rejected" answer: a usage error naming the credential and quoting the answer."""
     url = config.url_for(api) or ""
     path = spec.operations[FIRST_OPERATION[api]].path
-    try:
-        pacer.wait()
-    except DeadlineExceeded:
-        return
-    try:
-        response = httpx.get(
-            url + path, headers=config.auth_headers(api), timeout=min(config.timeout, 5.0), follow_redirects=False
-        )
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-        raise TargetUnreachable(f"{api} target {url} is unreachable: {no_response(exc, config.timeout)}") from None
-    except httpx.HTTPError:
-        return  # it connects: what it does wrong is for the checks to report
+    with httpx.Client(follow_redirects=False) as http:
+        try:
+            response = pacer.send(
+                lambda timeout: http.get(url + path, headers=config.auth_headers(api), timeout=timeout),
+                lambda r: r.status_code,
+                lambda r: r.headers.get("Retry-After"),
+                min(config.timeout, 5.0),
+            )
+        except DeadlineExceeded:
+            return
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise TargetUnreachable(f"{api} target {url} is unreachable: {no_response(exc, config.timeout)}") from None
+        except httpx.HTTPError:
+            return  # it connects: what it does wrong is for the checks to report
     status, credential = REJECTED[api]
     if response.status_code == status:
         raise CredentialsRejected(

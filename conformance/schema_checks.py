@@ -210,6 +210,9 @@ def _schema_config(config: SuiteConfig, api: str) -> schemathesis.Config:
         "max-redirects": 0,
         "checks": {name: {"enabled": False} for name in sorted(config.exclude_checks)},
         "workers": 1,
+        # Every case of every operation runs, failures or not: all distinct failures are reported, and no
+        # check is left unexercised because an earlier one failed.
+        "continue-on-failure": True,
         # No state kept between runs; requests recorded as sent (the repro hides secrets itself).
         "cache": {"enabled": False},
         "output": {"sanitization": {"enabled": False}},
@@ -348,11 +351,8 @@ class _Recorder:
         entry = (failure.title, got, curl)
         if tally.first_failure is None:
             tally.first_failure = (*entry, status)
-        elif (
-            entry[:2] != tally.first_failure[:2]
-            and entry[:2] not in [m[:2] for m in tally.more]
-            and len(tally.more) < 4
-        ):
+        elif entry[0] != tally.first_failure[0] and entry[0] not in [m[0] for m in tally.more]:
+            # Another kind of failure of the same check; the same kind on other cases is one finding.
             tally.more.append(entry)
 
 

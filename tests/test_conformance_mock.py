@@ -16,8 +16,10 @@ from conformance.cli import main
 from conformance.pytest_plugin import suite_config as plugin_suite_config
 from conformance.registry import checks_for
 from fixtures import DatasetSize
-from mock_server import MockConfig
-from mock_server.testing import RunningMock, free_port, running_mock
+from mock_server import MockConfig, create_app
+from mock_server.testing import RunningMock, free_port, running_mock, serve_in_thread
+from tests.broken.asgi import Broken
+from tests.broken.impls import BROKEN
 from tests.support import MOCK_SUITE_ENV, suite_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,13 +90,39 @@ def test_cli_in_process_exit_0_and_junit(mock: RunningMock, tmp_path: Path, caps
     assert root.get("failures") == "0"
 
 
-def test_cli_exclude_check_and_failure_exit_1(mock: RunningMock, capsys) -> None:
-    # A wrong token makes the API answer 401 everywhere: the suite must report failures, not crash.
-    code = main(["--mifumo-url", mock.url, "--bearer-token", "wrong", "--exclude-check", "mifumo_order", *FAST])
+def test_cli_exclude_check_and_failure_exit_1(capsys) -> None:
+    impl = next(b for b in BROKEN if b.name == "relative_links")
+    with serve_in_thread(Broken(create_app(MockConfig(seed=7)), impl.handler)) as url:
+        code = main(["--mifumo-url", url, "--exclude-check", "mifumo_order", *FAST])
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAILURE 1:" in out and "reproduce: curl" in out and "expected:" in out
+    assert (
+        ": mifumo_link_form on GET /api/billing/history/ (semantic)" in out
+        and "reproduce: curl" in out
+        and "expected:" in out
+    )
     assert "mifumo_order" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "named"),
+    [
+        (["--bearer-token", "expired"], 401, "BILLING_BEARER_TOKEN"),
+        (["--app-token", "wrong"], 403, "BILLING_APP_TOKEN"),
+    ],
+    ids=["mifumo", "wepay"],
+)
+def test_cli_rejected_credentials_are_a_usage_error(
+    mock: RunningMock, argv: list[str], status: int, named: str, capsys
+) -> None:
+    # An expired token is the operator's problem, not the backend's: one line, exit 2, no check run.
+    api = "mifumo" if status == 401 else "wepay"
+    assert main([f"--{api}-url", mock.url, *argv, *FAST]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    line = captured.err
+    assert line.count("\n") == 1 and line.startswith(f"billing-conformance: error: {api} target")
+    assert named in line and f"answered {status} " in line and '{"' in line
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from billing_contract import MIFUMO, facts
 from conformance import rules
@@ -275,7 +276,7 @@ def mifumo_auth_errors(ctx: CheckContext) -> None:
 
 def _ensure_field_errors(ctx: CheckContext, params: dict[str, Any], fields: set[str]) -> None:
     exchange = ctx.client.get(_path(ctx), params)
-    why = f"{params} should be rejected field by field"
+    why = f"?{urlencode(params)} should be rejected field by field"
     ensure_status(exchange, 400, why)
     body = ensure_body_matches(exchange, ctx.spec.json_schema("DrfFieldErrors"), why)
     ensure(

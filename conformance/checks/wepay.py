@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from billing_contract import WEPAY, facts
 from conformance import rules
@@ -459,7 +460,8 @@ def wepay_param_errors(ctx: CheckContext) -> None:
     for params, headers, target, target_type in cases:
         with found.case():
             exchange = ctx.client.get(_path(ctx), params, headers=headers)
-            why = f"an invalid {target} ({params or headers})"
+            given = urlencode(params) if params else ", ".join(f"{k}: {v[:40]}" for k, v in headers.items())
+            why = f"an invalid {target} ({given})"
             _ensure_invalid_params(exchange, (target,), target_type, why, ctx)
     for path in (_path(ctx), _statement_path(ctx, _unknown_id(ctx))):
         with found.case():
