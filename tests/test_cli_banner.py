@@ -1,0 +1,234 @@
+"""`billing-mock` as a user meets it, each run a real process on a real socket: the banner (controls,
+tooling access, ready `export` lines), `--help`, `billing-mock credentials`, and the admin token
+reaching every worker through the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server.security import DEFAULT_BEARER_TOKEN
+from mock_server.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORY = "/api/billing/history/"
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BILLING_MOCK_", "BILLING_"))}
+    return {**env, **extra}
+
+
+@contextmanager
+def mock_process(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
+    """`billing-mock ARGS` on a free port until it answers; yields (URL via loopback, banner)."""
+    port = free_port(host)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--host", host, "--port", str(port), "--log-level", "warning", *args],
+        cwd=ROOT,
+        env=env or _clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/__mock/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "billing-mock exited"
+                time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGTERM)  # the banner is complete once it serves
+        banner, _ = process.communicate(timeout=20)
+        yield url, banner
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _banner(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> str:
+    with mock_process(*args, env=env, host=host) as (_, banner):
+        return banner
+
+
+def test_banner_shows_the_active_controls() -> None:
+    default = _banner()
+    assert re.search(r"Controls .*rate limit off, latency none, error rate 0, CORS http://localhost", default)
+    configured = _banner(
+        "--rate-limit", "--latency", "50-400", "--error-rate", "0.1", "--cors-origins", "https://app.example.test"
+    )
+    line = next(line for line in configured.splitlines() if "Controls" in line)
+    assert "rate limit on" in line and "latency 50-400 ms" in line and "error rate 0.1" in line
+    assert "CORS https://app.example.test" in line
+    assert "CORS off" in _banner("--cors-origins", "none")
+
+
+def test_banner_export_lines_work_in_a_shell() -> None:
+    with mock_process() as (url, banner):
+        pass
+    exports = [line.strip() for line in banner.splitlines() if line.strip().startswith("export ")]
+    assert len(exports) == 2, banner
+    assert all(f"{name}=" in exports[1] for name in ("BILLING_BEARER_TOKEN", "BILLING_APP_ID", "BILLING_APP_TOKEN"))
+    assert exports[0] == f"export BILLING_MIFUMO_URL={url} BILLING_WEPAY_URL={url}"
+    script = (
+        "; ".join(exports) + '; printf "%s\\n%s\\n%s" "$BILLING_BEARER_TOKEN" "$BILLING_APP_ID" "$BILLING_WEPAY_URL"'
+    )
+    shown = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, timeout=10).stdout
+    token, app_id, wepay_url = shown.splitlines()
+    assert (token, app_id, wepay_url) == (DEFAULT_BEARER_TOKEN, "mock-app-id", url)
+
+
+def test_banner_says_why_the_tooling_routes_are_off_beyond_loopback() -> None:
+    with mock_process(host="0.0.0.0") as (_, banner):
+        pass
+    line = next(line for line in banner.splitlines() if line.strip().startswith("Tooling "))
+    assert "403" in line and "0.0.0.0" in line and "--admin-token" in line and "BILLING_MOCK_ADMIN_TOKEN" in line
+
+
+def test_tooling_beyond_loopback_refused_over_a_real_socket() -> None:
+    port = free_port("0.0.0.0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--host", "0.0.0.0", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=_clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url)
+        assert httpx.get(url + "/__mock/requests").status_code == 403
+        assert httpx.post(url + "/__mock/dataset/reset", json={"records": 1}).status_code == 403
+        assert httpx.get(url + "/__mock/health").status_code == 200
+        history = httpx.get(url + HISTORY, headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"})
+        assert history.status_code == 200 and history.json()["count"] == 250
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/__mock/health", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.parametrize(("workers", "given_by"), [(1, "env"), (2, "env"), (2, "flag")])
+def test_admin_token_reaches_every_worker(workers: int, given_by: str) -> None:
+    """A container passes BILLING_MOCK_ADMIN_TOKEN, a user --admin-token; with --workers, each worker
+    (a process of its own) must enforce it."""
+    port = free_port()
+    token = f"from-{given_by}"
+    flag = ["--admin-token", token] if given_by == "flag" else []
+    env = _clean_env(BILLING_MOCK_LOG_LEVEL="warning", **({"BILLING_MOCK_ADMIN_TOKEN": token} if not flag else {}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--workers", str(workers), *flag],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url)
+        pids, statuses = set(), set()
+        for _ in range(20 * workers):  # new connections: reach each worker
+            with httpx.Client() as client:
+                pids.add(client.get(url + "/__mock/health").json()["pid"])
+                statuses.add(client.get(url + "/__mock/requests").status_code)
+                granted = client.get(url + "/__mock/requests", headers={"Authorization": f"Bearer {token}"})
+                assert granted.status_code == 200
+        assert statuses == {401}
+        assert len(pids) == workers
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        banner, _ = process.communicate(timeout=20)
+    assert "need Authorization: Bearer <admin token>" in banner and token not in banner
+
+
+def test_help_lists_defaults_environment_variables_and_subcommands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--help"],
+        cwd=ROOT,
+        env=_clean_env(COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    text = result.stdout
+    options = text.split("options:", 1)[1].split("commands:", 1)[0]
+    entries = {
+        block.split()[0]: " ".join(block.split())
+        for block in re.split(r"\n(?=  -)", options)
+        if block.strip().startswith("--")
+    }
+    assert {"--port", "--fixtures", "--admin-token", "--rate-limit", "--reload", "--latency"} <= set(entries)
+    for flag, entry in entries.items():
+        env = "BILLING_MOCK_" + flag[2:].upper().replace("-", "_")
+        assert f"env {env})" in entry and "(default: " in entry, entry
+    assert "(default: 4010; env BILLING_MOCK_PORT)" in text
+    assert "billing-mock fixtures dump" in text and "billing-mock credentials" in text
+
+
+def test_credentials_command_works_whichever_python3_is_first_on_path(tmp_path: Path) -> None:
+    """The README's `eval "$(billing-mock credentials)"` needs only the installed script, not a `python3`
+    that can import the project (a fresh venv, another pyenv version, a system python)."""
+    script = Path(sys.executable).parent / "billing-mock"
+    if not script.exists():
+        pytest.skip("billing-mock is not installed beside this interpreter")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text("#!/bin/sh\necho 'No module named mock_server' >&2\nexit 1\n")
+    (fake / "python3").chmod(0o755)
+    path = os.pathsep.join([str(fake), str(script.parent), "/usr/bin", "/bin"])
+    one_liner = (
+        "python3 -c 'from mock_server.security import DEFAULT_BEARER_TOKEN as t; print(t)' 2>/dev/null || echo broken;"
+        ' eval "$(billing-mock credentials)"; echo "$BILLING_BEARER_TOKEN|$BILLING_APP_ID|$BILLING_APP_TOKEN"'
+    )
+    shown = subprocess.run(
+        ["sh", "-c", one_liner], env=_clean_env(PATH=path), capture_output=True, text=True, timeout=30, check=True
+    ).stdout.splitlines()
+    assert shown[0] == "broken"  # the old one-liner, under this PATH
+    assert shown[1] == f"{DEFAULT_BEARER_TOKEN}|mock-app-id|mock-app-token"
+    custom = subprocess.run(
+        [str(script), "credentials", "--app-token", "it's secret"],
+        env=_clean_env(PATH=path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert custom.returncode == 2 and "--app-token" in custom.stderr  # spaces are refused, as when serving
+    quoted = subprocess.run(
+        ["sh", "-c", 'eval "$(billing-mock credentials --app-id "a\'b")"; echo "$BILLING_APP_ID"'],
+        env=_clean_env(PATH=path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert quoted.stdout.strip() == "a'b"
