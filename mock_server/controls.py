@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from connexion.exceptions import ProblemException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_contract.spec import Spec
@@ -217,8 +218,12 @@ class PreferBeforeSecurity:
                 f"Prefer example={preference.example} is not documented for status {code}; documented: {listed}"
             )
         if code == self.auth_status.get(operation_id):
-            await send_response(send, *documented.render(operation_id, code, preference.example))
-            return
+            if preference.example:
+                await send_response(send, *documented.render(operation_id, code, preference.example))
+                return
+            # Refused as the real check refuses: the body says whether credentials were presented
+            # (simplejwt's token_not_valid with a token, "not provided" without one).
+            raise ProblemException(status=401, title="Unauthorized", detail="Prefer code")
         await self.next_app(scope, receive, send)
 
 

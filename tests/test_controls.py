@@ -50,6 +50,26 @@ def test_credentials_still_come_first_unless_the_code_is_theirs(billing_mock: Ru
     assert invalid.status_code == 400
 
 
+def test_prefer_auth_code_answers_the_body_for_the_credentials_presented(billing_mock: RunningMock) -> None:
+    """`Prefer: code=401` refuses as simplejwt would: a token given is a token not valid (the spec's
+    `tokenNotValid` example), none given is "not provided"; a named example still wins."""
+    spec = billing_mock.app.state.spec
+    examples = spec.response("getBillingHistory", 401)["content"]["application/json"]["examples"]
+    with_token = httpx.get(billing_mock.url + HISTORY, headers={**billing_mock.mifumo_headers, "Prefer": "code=401"})
+    assert with_token.status_code == 401 and with_token.json() == examples["tokenNotValid"]["value"]
+    assert with_token.headers["www-authenticate"] == 'Bearer realm="api"'
+    without = httpx.get(billing_mock.url + HISTORY, headers={"Prefer": "code=401"})
+    assert without.status_code == 401 and without.json() == examples["notProvided"]["value"]
+    named = httpx.get(
+        billing_mock.url + HISTORY, headers={**billing_mock.mifumo_headers, "Prefer": "code=401, example=notProvided"}
+    )
+    assert named.json() == examples["notProvided"]["value"]
+    wepay = httpx.get(billing_mock.url + LIST, headers={**billing_mock.wepay_headers, "Prefer": "code=403"})
+    assert wepay.status_code == 403 and wepay.json()["details"][0]["reason_code"] == "INVALID_CREDENTIALS"
+    bare = httpx.get(billing_mock.url + LIST, headers={"Api-Version": "3.0", "Prefer": "code=403"})
+    assert bare.status_code == 403 and bare.json()["details"][0]["reason_code"] == "MISSING_CREDENTIALS"
+
+
 def test_prefer_delay(billing_mock: RunningMock) -> None:
     started = time.monotonic()
     response = httpx.get(billing_mock.url + LIST, headers={**billing_mock.wepay_headers, "Prefer": "delay=300"})
