@@ -139,9 +139,20 @@ class Spec:
 
     @functools.cached_property
     def _path_patterns(self) -> list[re.Pattern[str]]:
-        return [
-            re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))) for template in self.document["paths"]
-        ]
+        return [_template_pattern(template) for template in self.document["paths"]]
+
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+        """The operation a request names, with its path parameters (raw, as in the path), or None."""
+        for operation, pattern in self._operation_patterns:
+            if operation.method == method.lower():
+                found = pattern.fullmatch(path)
+                if found:
+                    return operation, found.groupdict()
+        return None
+
+    @functools.cached_property
+    def _operation_patterns(self) -> list[tuple[Operation, re.Pattern[str]]]:
+        return [(op, _template_pattern(op.path, named=True)) for op in self.operations.values()]
 
     def tag_of_path(self, path: str) -> str | None:
         """The tag owning a request path: the spec path sharing its longest static prefix."""
@@ -168,6 +179,16 @@ class Spec:
                     raise SpecError(f"{method.upper()} {path} has no operationId")
                 tags = raw.get("tags") or ["default"]
                 yield Operation(raw["operationId"], method, path, tags[0], raw)
+
+
+def _template_pattern(template: str, named: bool = False) -> re.Pattern[str]:
+    """A path template (`/billing_statements/{id}`) as a pattern; each parameter one path segment."""
+    pattern = ""
+    for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += f"(?P<{name}>[^/]+)" if named else "[^/]+"
+    return re.compile(pattern)
 
 
 _ANNOTATIONS = ("nullable", "example", "examples", "description", "format", "externalDocs")

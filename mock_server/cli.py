@@ -442,4 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m mock_server.cli`: run the importable module's main, so that this module and the proxy's
+    # command line (which imports mock_server.cli) share one set of classes (UsageError above all).
+    from mock_server.cli import main as _main
+
+    sys.exit(_main())

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import uvicorn
 
@@ -53,12 +54,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.contextmanager
 def serve_in_thread(
-    app: object, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 10.0, **options: object
+    app: object, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 10.0, **options: Any
 ) -> Iterator[str]:
     """Serve any ASGI app with uvicorn in a background thread; yields its base URL. `options` go to
     uvicorn's Config (the proxy, say, is served without uvicorn's own Date and Server headers)."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

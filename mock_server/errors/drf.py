@@ -7,7 +7,7 @@ are the contract's own named examples and enums, read from the spec.
 from __future__ import annotations
 
 from billing_contract.spec import Spec
-from mock_server.errors.envelope import ErrorResponse, component_example, echo
+from mock_server.errors.envelope import GATEWAY_STATUS, ErrorResponse, component_example, echo
 from mock_server.errors.problem import ApiProblem, FieldError, Kind, Reason
 
 
@@ -47,6 +47,8 @@ class DrfEnvelope:
                 {"detail": f"Request was throttled. Expected available in {wait} seconds."},
                 {"Retry-After": str(wait)},
             )
+        if kind in GATEWAY_STATUS:
+            return ErrorResponse(GATEWAY_STATUS[kind], {"detail": problem.detail})
         return ErrorResponse(500, self.server_error)
 
     def _invalid(self, errors: tuple[FieldError, ...]) -> ErrorResponse:

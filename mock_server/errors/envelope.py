@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from billing_contract.spec import Spec
-from mock_server.errors.problem import ApiProblem
+from mock_server.errors.problem import ApiProblem, Kind
 
 _MAX_ECHO = 80
+# The proxy's statuses for an upstream that failed it.
+GATEWAY_STATUS = {Kind.BAD_GATEWAY: 502, Kind.GATEWAY_TIMEOUT: 504}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from billing_contract.facts import MIFUMO, TAGS, WEPAY
 from billing_contract.spec import Spec
 from mock_server.errors.drf import DrfEnvelope
-from mock_server.errors.envelope import Envelope, ErrorResponse
+from mock_server.errors.envelope import GATEWAY_STATUS, Envelope, ErrorResponse
 from mock_server.errors.problem import ApiProblem, Kind
 from mock_server.errors.v3 import V3Envelope
 from mock_server.security import credentials_presented
@@ -32,7 +32,8 @@ class FallbackEnvelope:
     """Paths that belong to neither API (`/`, `/favicon.ico`): a plain DRF-like body."""
 
     def render(self, problem: ApiProblem, method: str) -> ErrorResponse:
-        status = {Kind.NOT_FOUND: 404, Kind.METHOD_NOT_ALLOWED: 405, Kind.INVALID_REQUEST: 400}.get(problem.kind, 500)
+        statuses = {Kind.NOT_FOUND: 404, Kind.METHOD_NOT_ALLOWED: 405, Kind.INVALID_REQUEST: 400, **GATEWAY_STATUS}
+        status = statuses.get(problem.kind, 500)
         headers = {"Allow": ", ".join(problem.allow)} if problem.allow else {}
         return ErrorResponse(status, {"detail": "Not found." if status == 404 else problem.detail or "Error."}, headers)
 

@@ -48,6 +48,10 @@ class Kind(enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     THROTTLED = "throttled"
     SERVER_ERROR = "server_error"
+    # The validating proxy's own answers: the upstream gave no usable answer, or (--strict) one that
+    # breaks the contract (502); the upstream did not answer in time (504). `detail` says which.
+    BAD_GATEWAY = "bad_gateway"
+    GATEWAY_TIMEOUT = "gateway_timeout"
 
 
 @dataclass

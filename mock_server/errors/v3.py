@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from billing_contract.spec import Spec
-from mock_server.errors.envelope import ErrorResponse, component_example, echo
+from mock_server.errors.envelope import GATEWAY_STATUS, ErrorResponse, component_example, echo
 from mock_server.errors.problem import ApiProblem, FieldError, Kind, Reason
 
 _TARGET_TYPES = {"header": "HTTP_REQUEST_HEADER", "path": "HTTP_REQUEST_PATH", "query": "HTTP_REQUEST_QUERY_STRING"}
@@ -71,19 +71,22 @@ class V3Envelope:
             response = _v3(429, self.throttled["error_code"], self.throttled["error_message"], [detail])
             response.headers["Retry-After"] = str(wait)
             return response
+        if kind in GATEWAY_STATUS:  # retryable, as v3 5xx errors are
+            return _v3(GATEWAY_STATUS[kind], self.unexpected["error_code"], problem.detail, [])
         return _v3(500, self.unexpected["error_code"], self.unexpected["error_message"], [])
 
     def _invalid(self, errors: tuple[FieldError, ...]) -> ErrorResponse:
         # Headers and the path are checked before the query string: report the earliest stage only.
         first = [e for e in errors if e.location != "query"] or list(errors)
         details = [
-            _detail([e.name], e.location, _REASON_CODES.get(e.reason, "INVALID_PARAMETER_VALUE"), self._message(e))
+            _detail([e.name], e.location, _REASON_CODES.get(e.reason, "INVALID_PARAMETER_VALUE"), self.message(e))
             for e in first
         ]
         return _v3(400, self.invalid_params["error_code"], self.invalid_params["error_message"], details)
 
     @staticmethod
-    def _message(error: FieldError) -> str:
+    def message(error: FieldError) -> str:
+        """One bad field in words (`page_size must be less than or equal to 500.`)."""
         if error.message:
             return error.message
         name = error.name

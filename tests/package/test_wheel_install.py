@@ -77,6 +77,8 @@ def test_wheel_ships_the_contract_documents(installed: Path, tmp_path: Path) -> 
     assert ROOT not in spec_path.parents
     assert (spec_path.parent / "mock-admin.yaml").is_file()
     assert out[1] == "[]", "importing the suite loads no mock_server module"
+    # Every subpackage is in the wheel: the proxy's command line imports them all.
+    _run([str(installed / "billing-mock"), "proxy", "--help"], folder, env=env)
 
 
 def test_installed_mock_serves_and_installed_suite_finds_it_conformant(installed: Path, tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""The contract's rules applied to one relayed exchange: the same code as the mock's and the suite's.
+
+* Request side: the mock's own parameter validator (every bad parameter, `mock_server.validation`) and
+  its credentials-present test (`mock_server.security`); the proxy only checks that credentials are
+  there, never their values, which only the upstream knows.
+* Response side: the suite's single-exchange rules (`conformance.rules.check_exchange`): documented
+  status, body schema with every error, error envelopes, Mifumo links and counts, WePay `api_version`
+  echo and `X-Correlation-Id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connexion.lifecycle import ConnexionRequest
+
+from billing_contract.spec import Operation, Spec
+from conformance import rules
+from mock_server.connexion_fastpath import CachingURIParser
+from mock_server.errors.v3 import V3Envelope
+from mock_server.proxy.exchange import RelayedExchange
+from mock_server.security import credentials_presented
+from mock_server.validation import compile_parameters, find_errors
+
+REQUEST_RULES = ("request-parameters", "request-credentials")
+
+
+@dataclass(frozen=True)
+class Finding:
+    side: str  # "request" | "response"
+    rule: str
+    message: str
+
+
+class OperationChecks:
+    """What the proxy checks for one operation, prepared once from the spec."""
+
+    def __init__(self, spec: Spec, operation: Operation) -> None:
+        self.spec = spec
+        self.operation = operation
+        self.parameters: list[dict[str, Any]] = spec.parameters(operation.operation_id)
+        self.compiled = compile_parameters(self.parameters)
+        self.uri_parser = CachingURIParser(self.parameters, {})
+        schemes = spec.document.get("components", {}).get("securitySchemes", {})
+        requirement = (operation.raw.get("security") or spec.document.get("security") or [{}])[0]
+        self.schemes = [schemes[name] for name in requirement]
+
+    def request(self, scope: Mapping[str, Any], path_params: dict[str, str]) -> list[Finding]:
+        request = ConnexionRequest({**scope, "path_params": path_params}, uri_parser=self.uri_parser)
+        findings = [
+            Finding("request", "request-parameters", f"{error.location} parameter {V3Envelope.message(error)}")
+            for error in find_errors(self.compiled, request)
+        ]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not credentials_presented(self.schemes, headers):
+            names = ", ".join(_scheme_label(s) for s in self.schemes)
+            findings.append(Finding("request", "request-credentials", f"the request should carry {names}"))
+        return findings
+
+    def response(self, exchange: RelayedExchange) -> list[Finding]:
+        return [
+            Finding("response", v.rule, f"{v.message}; expected {v.expected}; got {v.got}")
+            for v in rules.check_exchange(self.spec, self.operation.operation_id, exchange)
+        ]
+
+
+def _scheme_label(scheme: Mapping[str, Any]) -> str:
+    if scheme.get("type") == "http":
+        return f"Authorization: {str(scheme.get('scheme', '')).capitalize()} <token>"
+    return str(scheme.get("name"))

@@ -1,0 +1,111 @@
+"""`billing-mock proxy`: the validating proxy's command line, thin over `create_proxy_app`.
+
+    billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--port 4010] [--record FILE]
+                       [--report FILE] [--junit-xml FILE] [--strict] [--upstream-timeout S]
+
+Every flag also reads its `BILLING_MOCK_*` variable. The recording, report and JUnit file are written
+at shutdown (SIGINT, SIGTERM); the recording also on `POST /__mock/record/flush`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from billing_contract import MIFUMO, WEPAY
+from fixtures import DatasetSize
+from mock_server import cli
+from mock_server.config import MockConfig
+from mock_server.proxy.app import FLUSH_PATH, UVICORN_OPTIONS, VIOLATIONS_PATH, ProxyApp, create_proxy_app
+from mock_server.proxy.config import DEFAULT_UPSTREAM_TIMEOUT, ProxyConfig, ProxyConfigError
+
+
+def proxy_parser() -> argparse.ArgumentParser:
+    parser = cli._Parser(
+        prog="billing-mock proxy",
+        description="Forward each API to a real backend, check every exchange against the contract, "
+        "and optionally record what comes back as fixtures. An API without an upstream is served by the mock.",
+    )
+    flag = cli._flag
+    flag(parser, "--mifumo-upstream", "Mifumo base URL to forward to", "none", default=cli._env("mifumo-upstream"))
+    flag(parser, "--wepay-upstream", "WePay base URL to forward to", "none", default=cli._env("wepay-upstream"))
+    flag(parser, "--host", "address to listen on", "127.0.0.1", default=cli._env("host", "127.0.0.1"))
+    flag(parser, "--port", "port to listen on", 4010, type=int, default=cli._int("port", 4010))
+    record_help = "write every distinct record and statement seen to this fixtures file (JSON or YAML)"
+    flag(parser, "--record", record_help, "none", type=Path, default=cli._env("record"))
+    flag(
+        parser,
+        "--report",
+        "write the violations as JSON here at shutdown",
+        "none",
+        type=Path,
+        default=cli._env("report"),
+    )
+    junit_help = "write a JUnit report (a test case per operation and rule) here at shutdown"
+    flag(parser, "--junit-xml", junit_help, "none", type=Path, default=cli._env("junit-xml"))
+    strict_help = "replace a violating answer with 502 naming the violations (env BILLING_MOCK_STRICT)"
+    parser.add_argument("--strict", action="store_true", default=cli._switch("strict"), help=strict_help)
+    timeout = cli._number("upstream-timeout", DEFAULT_UPSTREAM_TIMEOUT, float)
+    timeout_help = "seconds to wait for an upstream's answer (then 504)"
+    flag(parser, "--upstream-timeout", timeout_help, DEFAULT_UPSTREAM_TIMEOUT, type=float, default=timeout)
+    levels = cli.LOG_LEVELS
+    flag(parser, "--log-level", "uvicorn's log level", "info", default=cli._env("log-level", "info"), choices=levels)
+    cli._add_dataset_arguments(parser)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ProxyConfig:
+    upstreams = {api: url for api, url in ((MIFUMO, args.mifumo_upstream), (WEPAY, args.wepay_upstream)) if url}
+    mock = MockConfig(
+        seed=args.seed, size=DatasetSize(records=args.records, statements=args.statements, accounts=args.accounts)
+    )
+    try:
+        return ProxyConfig(
+            upstreams=upstreams,
+            upstream_timeout=args.upstream_timeout,
+            strict=args.strict,
+            record_path=args.record,
+            report_path=args.report,
+            junit_path=args.junit_xml,
+            mock=mock,
+        )
+    except ProxyConfigError as exc:
+        raise cli.UsageError(str(exc)) from None
+
+
+def banner(app: ProxyApp, host: str, port: int) -> str:
+    base = f"http://{host}:{port}"
+    lines = [f"billing-mock proxy on {base}"]
+    for api in (MIFUMO, WEPAY):
+        target = app.config.upstreams.get(api)
+        lines.append(f"  {api:<7} -> {target}" if target else f"  {api:<7} -> served by the mock")
+    lines.append(
+        f"  Violations {base}{VIOLATIONS_PATH}"
+        + ("   (strict: violating answers become 502)" if app.config.strict else "")
+    )
+    if app.recorder is not None:
+        lines.append(f"  Recording to {app.recorder.path} (at shutdown, and POST {base}{FLUSH_PATH})")
+    return "\n".join(lines)
+
+
+def proxy(argv: Sequence[str]) -> int:
+    cli._stop_on_sigterm()  # as the mock: a clean stop, and at shutdown the outputs are written
+    args = proxy_parser().parse_args(argv)
+    if not 0 < args.port < 65536:
+        raise cli.UsageError(f"--port must be 1..65535, got {args.port}")
+    app = create_proxy_app(config_from_args(args))
+    cli._check_port(args.host, args.port)
+    print(banner(app, args.host, args.port), flush=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        **UVICORN_OPTIONS,
+    )
+    return 0
