@@ -9,8 +9,8 @@ One change is made, for the tools that send requests: the mock's own base URL, r
 (scheme, `Host`, root path), is named first in the top-level `servers` and in every path's and
 operation's `servers`. Every path of the file names its production host, and a path-level list overrides
 the top-level one, so without it Swagger UI's "Try it out" on the mock's docs page would send the
-user's credentials to production. `specs/openapi.yaml` itself still documents the real hosts, after
-the mock's entry.
+user's credentials to production. The served lists keep the file's real hosts after the mock's entry,
+and `specs/openapi.yaml` itself is unchanged.
 """
 
 from __future__ import annotations
