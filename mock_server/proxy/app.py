@@ -10,6 +10,7 @@ behind the proxy and keeps being checked. That rewrite is the one change the pro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import orjson
@@ -19,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from billing_contract import MIFUMO
 from billing_contract.facts import API_OF_TAG
 from billing_contract.spec import Spec
+from mock_server.admin import AdminError
 from mock_server.app import MockApp, create_app
 from mock_server.errors import ApiProblem, Kind
 from mock_server.proxy.checks import REQUEST_RULES, Finding, OperationChecks
@@ -63,11 +65,10 @@ class ProxyApp:
             await self.mock(scope, receive, send)
             return
         path = scope["path"]
-        if path == VIOLATIONS_PATH and scope["method"] == "GET":
-            await JSONResponse(self.violations.as_json())(scope, receive, send)
-            return
-        if path == FLUSH_PATH and scope["method"] == "POST":
-            await self._flush_response()(scope, receive, send)
+        tooling = {(VIOLATIONS_PATH, "GET"): self._violations_response, (FLUSH_PATH, "POST"): self._flush_response}
+        route = tooling.get((path, scope["method"]))
+        if route is not None:
+            await self._guarded(scope, route)(scope, receive, send)
             return
         api = None if path.startswith("/__mock/") else API_OF_TAG.get(self.spec.tag_of_path(path) or "")
         if api is None or api not in self.config.upstreams:
@@ -99,6 +100,17 @@ class ProxyApp:
             self.violations.write_report(self.config.report_path)
         if self.config.junit_path is not None:
             self.violations.write_junit(self.config.junit_path)
+
+    def _guarded(self, scope: Scope, route: Callable[[], Response]) -> Response:
+        """The proxy's tooling routes are guarded as the mock's log and write routes are (--admin-token)."""
+        try:
+            self.mock.admin.guard.check(_header(scope, b"authorization"))
+        except AdminError as exc:
+            return JSONResponse({"detail": exc.detail}, exc.status, exc.headers)
+        return route()
+
+    def _violations_response(self) -> Response:
+        return JSONResponse(self.violations.as_json())
 
     def _flush_response(self) -> Response:
         if self.recorder is None:

@@ -53,6 +53,8 @@ def proxy_parser() -> argparse.ArgumentParser:
     flag(parser, "--upstream-timeout", timeout_help, DEFAULT_UPSTREAM_TIMEOUT, type=float, default=timeout)
     levels = cli.LOG_LEVELS
     flag(parser, "--log-level", "uvicorn's log level", "info", default=cli._env("log-level", "info"), choices=levels)
+    token_help = "token the tooling routes (violations, record flush) require"
+    flag(parser, "--admin-token", token_help, "none (open on loopback)", default=cli._env("admin-token"))
     cli._add_dataset_arguments(parser)
     return parser
 
@@ -60,7 +62,10 @@ def proxy_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     upstreams = {api: url for api, url in ((MIFUMO, args.mifumo_upstream), (WEPAY, args.wepay_upstream)) if url}
     mock = MockConfig(
-        seed=args.seed, size=DatasetSize(records=args.records, statements=args.statements, accounts=args.accounts)
+        seed=args.seed,
+        size=DatasetSize(records=args.records, statements=args.statements, accounts=args.accounts),
+        admin_token=args.admin_token,
+        host=args.host,
     )
     try:
         return ProxyConfig(

@@ -454,3 +454,18 @@ def test_cli_usage_errors_are_one_line() -> None:
     ):
         done = subprocess.run([sys.executable, "-m", "mock_server.cli", *argv], capture_output=True, text=True)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+
+
+def test_tooling_routes_are_guarded_by_the_admin_token(tmp_path: Path) -> None:
+    upstream = create_app(MockConfig(size=SMALL))
+    mock = MockConfig(size=SMALL, admin_token="s3cret-admin")
+    with serve_in_thread(upstream) as upstream_url:
+        config = ProxyConfig(upstreams={WEPAY: upstream_url}, mock=mock, record_path=tmp_path / "r.json")
+        with serve_in_thread(create_proxy_app(config), **UVICORN_OPTIONS) as url:
+            refused = [httpx.get(f"{url}/__mock/violations"), httpx.post(f"{url}/__mock/record/flush")]
+            admin = {"Authorization": "Bearer s3cret-admin"}
+            allowed = [httpx.get(f"{url}/__mock/violations", headers=admin)]
+            allowed.append(httpx.post(f"{url}/__mock/record/flush", headers=admin))
+            health = httpx.get(f"{url}/__mock/health")
+    assert [r.status_code for r in refused] == [401, 401] and "detail" in refused[0].json()
+    assert [r.status_code for r in allowed] == [200, 200] and health.status_code == 200

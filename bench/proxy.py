@@ -1,0 +1,92 @@
+"""Latency and throughput through the validating proxy against the mock directly, in the same run.
+
+The mock serves both APIs; `billing-mock proxy` forwards both to it, checking every exchange (request
+parameters and credentials, documented status, body schema, links, version echo) and relaying the
+answer. Both servers share the server CPU; the load generator has the other. Runs are interleaved
+(mock, proxy, mock, ...) and repeated; the table shows medians and same-run ratios (aim: proxy latency
+at most twice the mock's at 16 connections).
+
+    python bench/proxy.py [--quick] [--duration S] [--rounds N] [--connections C] [--loader wrk|python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+import _harness as h
+
+ENDPOINTS = (("Mifumo list", h.MIFUMO, h.mifumo_headers), ("WePay list", h.WEPAY, h.wepay_headers))
+
+
+def proxy_argv(port: int, upstream: str) -> list[str]:
+    command = str(Path(sys.executable).with_name("billing-mock"))
+    return [command, "proxy", "--port", str(port), "--log-level", "warning",
+            "--mifumo-upstream", upstream, "--wepay-upstream", upstream]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="proxy.py", description=__doc__.split("\n\n")[0])
+    h.add_common_options(parser)
+    args = h.parse(parser, argv)
+    print(f"# Proxy — {h.describe(args)}")
+    with contextlib.ExitStack() as stack:
+        port = h.free_port()
+        mock = stack.enter_context(h.server("mock", h.mock_argv(port), "/__mock/health", {}, port))
+        port = h.free_port()
+        proxy = stack.enter_context(h.server("proxy", proxy_argv(port, mock.url), "/__mock/health", {}, port))
+        servers = (mock, proxy)
+        for srv in servers:
+            for _, path, headers in ENDPOINTS:
+                h.warm_up(args, srv.url + path, headers())
+        runs: dict[tuple[str, str], list[h.Load]] = {}
+        for round_ in range(args.rounds):
+            for label, path, headers in ENDPOINTS:
+                for srv in servers:
+                    h.check(srv.url + path, headers())
+                    result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections)
+                    runs.setdefault((label, srv.name), []).append(result)
+                    print(
+                        f"  round {round_ + 1} {label:11} {srv.name:5} {result.rps:9,.0f} req/s "
+                        f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
+        rows = []
+        for label, _, _ in ENDPOINTS:
+            direct, proxied = h.median_load(runs[(label, "mock")]), h.median_load(runs[(label, "proxy")])
+            rows.append(
+                [
+                    label,
+                    h.fmt(direct.rps, 0),
+                    h.fmt(proxied.rps, 0),
+                    h.ratio(proxied.rps, direct.rps),
+                    f"{h.fmt(direct.p50_ms, 2)} / {h.fmt(proxied.p50_ms, 2)}",
+                    h.ratio(proxied.p50_ms, direct.p50_ms),
+                    f"{h.fmt(direct.p99_ms, 2)} / {h.fmt(proxied.p99_ms, 2)}",
+                    h.ratio(proxied.p99_ms, direct.p99_ms),
+                    direct.errors + proxied.errors,
+                ]
+            )
+        print(
+            h.table(
+                "Through the proxy vs the mock directly (medians)",
+                [
+                    "endpoint",
+                    "mock req/s",
+                    "proxy req/s",
+                    "proxy/mock",
+                    "p50 ms mock / proxy",
+                    "p50 ratio",
+                    "p99 ms mock / proxy",
+                    "p99 ratio",
+                    "errors",
+                ],
+                rows,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
