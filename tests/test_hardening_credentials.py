@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_server import security
+from mock_server import create_app, security
+from mock_server.cli import banner
 from mock_server.config import MockConfig
 from mock_server.security import Credentials
 from mock_server.testing import RunningMock, free_port, running_mock
@@ -213,7 +214,6 @@ def test_same_secret_handles_non_ascii_and_surrogates() -> None:
 # -- secrets never logged ------------------------------------------------------------------------------
 
 SECRETS = Credentials(bearer_token="s3cret-bearer-7f1e", app_id="s3cret-appid-91c2", app_token="s3cret-apptoken-4d0b")
-BANNER_LINES = 6
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float = 20) -> None:
@@ -280,7 +280,10 @@ def test_secrets_never_appear_in_logs_after_the_banner(tmp_path: Path) -> None:
         stdout, stderr = out.read(), err.read()
     lines = stdout.splitlines()
     assert lines[0].startswith("billing-mock on "), stdout[:500]
-    after_banner = "\n".join(lines[BANNER_LINES:]) + "\n" + stderr
+    # the banner prints the credentials on purpose (for curl and the suite); nothing after it may
+    shown = banner(create_app(MockConfig(credentials=SECRETS)), "127.0.0.1", port, 1).splitlines()
+    assert lines[: len(shown)] == shown
+    after_banner = "\n".join(lines[len(shown) :]) + "\n" + stderr
     assert "GET /api/billing/history/" in after_banner  # the debug log did record the requests
     for secret in (SECRETS.bearer_token, SECRETS.app_id, SECRETS.app_token):
         assert secret not in after_banner, f"{secret!r} leaked into the logs"
