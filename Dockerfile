@@ -13,11 +13,16 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# The context is only what the wheel is built from (see .dockerignore).
+RUN python3 -m venv /opt/build
+# The dependencies' wheels first, from pyproject.toml alone: a change to the code does not fetch them again.
+COPY pyproject.toml ./
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/build/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > requirements.txt \
+    && /opt/build/bin/pip wheel --wheel-dir /wheels --requirement requirements.txt
+# Then the project's own wheel; the context is only what it is built from (see .dockerignore).
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python3 -m venv /opt/build \
-    && /opt/build/bin/pip wheel --wheel-dir /wheels . \
+    /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && cd /wheels && ls billing_contract-*.whl && sha256sum *.whl > /wheels.sha256
 
 # Stage 2: the wheel installed in a virtual environment, run as a non-root user.
