@@ -5,11 +5,13 @@ network on a free port and is removed after; the base image is built here once a
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from tests.container.podman import Podman, env_args
 from tests.support import MOCK_CREDENTIALS, MOCK_SUITE_ENV
 
 WEPAY_HEADERS = {"App-Id": MOCK_CREDENTIALS.app_id, "App-Token": MOCK_CREDENTIALS.app_token, "Api-Version": "3.0"}
+RUNNER_UID = 1001  # GitHub's hosted runners' user: not the image's
 MIFUMO_HEADERS = {"Authorization": f"Bearer {MOCK_CREDENTIALS.bearer_token}"}
 
 # Run inside the image as root, so that it sees every file: where the project is installed, and what must
@@ -113,25 +116,26 @@ def test_default_command_serves_both_apis_to_the_host_as_pid_1(mock: Container) 
     assert f"billing-mock on http://0.0.0.0:{mock.port} (1 worker, seed 20251201)" in banner
 
 
-def test_suite_in_the_image_finds_the_mock_container_conformant(podman: Podman, image: Image, mock: Container) -> None:
+def test_suite_in_the_image_finds_the_mock_container_conformant(
+    podman: Podman, image: Image, mock: Container, tmp_path: Path
+) -> None:
+    """As the README's GitHub Actions job runs it: as the runner's user (not the image's), the JUnit report
+    written to a mounted folder that user owns, the targets and credentials in BILLING_* variables."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    os.chown(reports, RUNNER_UID, RUNNER_UID)
+    env = {**MOCK_SUITE_ENV, "BILLING_MIFUMO_URL": mock.url, "BILLING_WEPAY_URL": mock.url, "BILLING_SEED": "20251201"}
     suite = podman.run(
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "--no-healthcheck",
-        *env_args(MOCK_SUITE_ENV),
-        image.name,
-        "billing-conformance",
-        "--mifumo-url",
-        mock.url,
-        "--wepay-url",
-        mock.url,
-        timeout=300,
-        check=False,
-    )
+        "run", "--rm", "--network", "host", "--no-healthcheck",
+        "--user", f"{RUNNER_UID}:{RUNNER_UID}", "--volume", f"{reports}:/reports", "--workdir", "/reports",
+        *env_args(env), image.name,
+        "billing-conformance", "--junit-xml", "/reports/conformance.xml",
+        timeout=300, check=False,
+    )  # fmt: skip
     assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-3000:]
     assert "CONFORMANT" in suite.stdout
+    junit = ElementTree.parse(reports / "conformance.xml").getroot()
+    assert int(junit.get("tests") or junit[0].get("tests")) > 0 and not int(junit.get("failures") or 0)
 
     # No default credentials in the suite: without BILLING_* variables it is a usage error, before any request.
     bare = podman.run(
