@@ -145,32 +145,37 @@ def ensure_base_image(podman: Podman) -> str:
 
 def build_image(podman: Podman, base: str, image: str = IMAGE) -> tuple[str, float]:
     """The project's Dockerfile built on `base` from this checkout; the image's id and the build's seconds.
-    The image it replaces under the same name is removed, so that repeated runs do not pile up images."""
+    The build stage is tagged too, and what either tag held before is removed, so that repeated runs on one
+    machine do not pile up images (the layer cache stays)."""
+    stage = image.replace(":", "-build:", 1) if ":" in image else image + "-build"
     with _locked(cache_dir() / "build.lock"):
-        previous = podman.image_id(image)
+        previous = {name: podman.image_id(name) for name in (stage, image)}
         started = time.monotonic()
-        podman.run(
-            "build",
-            "--format",  # HEALTHCHECK is kept only in docker's image format
-            "docker",
-            "--network",
-            "host",
-            "--volume",  # pip in the build trusts what this machine trusts
-            f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
-            "--build-arg",
-            f"BASE_IMAGE={base}",
-            "--tag",
-            image,
-            "--file",
-            str(ROOT / "Dockerfile"),
-            str(ROOT),
-            timeout=1200,
-        )
+        for target, tag in (("build", stage), (None, image)):
+            podman.run(
+                "build",
+                *(["--target", target] if target else []),
+                "--format",  # HEALTHCHECK is kept only in docker's image format
+                "docker",
+                "--network",
+                "host",
+                "--volume",  # pip in the build trusts what this machine trusts
+                f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
+                "--build-arg",
+                f"BASE_IMAGE={base}",
+                "--tag",
+                tag,
+                "--file",
+                str(ROOT / "Dockerfile"),
+                str(ROOT),
+                timeout=1200,
+            )
         elapsed = time.monotonic() - started
         built = podman.image_id(image)
         assert built is not None
-        if previous is not None and previous != built:
-            podman.run("rmi", previous, check=False)  # still used by a container: it stays
+        for name, old in previous.items():
+            if old is not None and old != podman.image_id(name):
+                podman.run("rmi", old, check=False)  # still used by a container: it stays
         return built, elapsed
 
 
