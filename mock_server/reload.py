@@ -10,6 +10,7 @@ last good version keeps serving.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,6 +51,18 @@ class ReloadingApp:
         self.say = say
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._built_from = self.contents()
+
+    def contents(self) -> dict[Path, str | None]:
+        """A digest of each watched file (None when unreadable): one save often arrives as several
+        batches of events (truncate, write, rename), and only a change of content is worth a rebuild."""
+        digests: dict[Path, str | None] = {}
+        for path in self.watched:
+            try:
+                digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                digests[path] = None
+        return digests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -62,6 +75,10 @@ class ReloadingApp:
 
     async def rebuild(self) -> bool:
         """Build from the files as they are now; serve the result only if the build succeeded."""
+        contents = await asyncio.to_thread(self.contents)
+        if contents == self._built_from:
+            return False
+        self._built_from = contents  # a failed build is reported once, not again for the same content
         try:
             app = await asyncio.to_thread(self.build)
         except self.errors as exc:

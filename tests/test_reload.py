@@ -20,6 +20,7 @@ from mock_server.security import DEFAULT_BEARER_TOKEN
 from mock_server.testing import free_port
 
 HISTORY = "/api/billing/history/"
+SPEC = Path(__file__).resolve().parent.parent / "specs" / "openapi.yaml"
 
 
 def _write(path: Path, records: int) -> None:
@@ -62,13 +63,13 @@ class Reloading:
 
 
 @contextmanager
-def reloading_mock(data: Path, tmp_path: Path, records: int) -> Iterator[Reloading]:
+def reloading_mock(data: Path, tmp_path: Path, records: int, *extra: str) -> Iterator[Reloading]:
     port = free_port()
     stderr = tmp_path / "stderr.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
     with stderr.open("w") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mock_server.cli", "--reload", "--fixtures", str(data), "--port", str(port)],
+            [sys.executable, "-m", "mock_server.cli", "--reload", "--fixtures", str(data), "--port", str(port), *extra],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
@@ -90,6 +91,27 @@ def test_reload_serves_an_edited_fixtures_file(tmp_path: Path) -> None:
     with reloading_mock(data, tmp_path, 5) as mock:
         _write(data, 9)
         assert _wait_for(mock.url, 9) == 9
+        assert "billing-mock: reloaded (" in mock.wait_for_output("reloaded")
+        # an editor's atomic save: a new file renamed over the old one
+        _write(tmp_path / ".data.yaml.swp", 4)
+        os.replace(tmp_path / ".data.yaml.swp", data)
+        assert _wait_for(mock.url, 4) == 4
+
+
+def test_a_bad_spec_edit_is_one_line_and_the_last_good_version_keeps_serving(tmp_path: Path) -> None:
+    data, spec = tmp_path / "data.yaml", tmp_path / "spec.yaml"
+    _write(data, 5)
+    good = SPEC.read_text(encoding="utf-8")
+    spec.write_text(good, encoding="utf-8")
+    with reloading_mock(data, tmp_path, 5, "--spec", str(spec)) as mock:
+        spec.write_text("openapi: 3.0.3\npaths: [\n", encoding="utf-8")
+        output = mock.wait_for_output("billing-mock: error:")
+        assert "Traceback" not in output, output
+        errors = [line for line in output.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("billing-mock: error: ") and "spec.yaml" in errors[0], output
+        served = httpx.get(mock.url + HISTORY, headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"}, timeout=3)
+        assert served.status_code == 200 and served.json()["count"] == 5
+        spec.write_text(good, encoding="utf-8")
         assert "billing-mock: reloaded (" in mock.wait_for_output("reloaded")
 
 
@@ -121,6 +143,7 @@ def test_only_the_fixtures_file_and_the_spec_are_watched(tmp_path: Path) -> None
         (node_modules / "index.js").write_text("module.exports = 1\n")
         (tmp_path / "other.yaml").write_text("a: 1\n")
         (tmp_path / "data.yaml.bak").write_text("not: fixtures\n")
+        os.utime(data)  # touched, not changed: nothing to rebuild either
         time.sleep(2)  # several debounce periods
         assert "reloaded" not in mock.output() and "error" not in mock.output()
         _write(data, 6)
