@@ -376,6 +376,10 @@ def serve(argv: Sequence[str]) -> int:
     app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
     print(banner(app, args.host, args.port, args.workers), flush=True)
+    watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])
+    if args.reload:
+        names = ", ".join(str(p) for p in reversed(watched))
+        print(f"  Reload    watching {names} (a bad edit keeps the last good version)", flush=True)
     common = {
         "host": args.host,
         "port": args.port,
@@ -384,7 +388,6 @@ def serve(argv: Sequence[str]) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if args.reload:
-        watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])
         reloading = ReloadingApp(app, lambda: _build(config), watched, (FixturesError, SpecError, UsageError))
         uvicorn.run(reloading, lifespan="on", **common)
     elif args.workers == 1:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,9 +30,15 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@dataclass
+class Served:
+    url: str  # through loopback
+    banner: str = ""  # what billing-mock printed, once it has stopped
+
+
 @contextmanager
-def mock_process(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
-    """`billing-mock ARGS` on a free port until it answers; yields (URL via loopback, banner)."""
+def mock_process(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[Served]:
+    """`billing-mock ARGS` on a free port, serving inside the block; its stdout once stopped."""
     port = free_port(host)
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_server.cli", "--host", host, "--port", str(port), "--log-level", "warning", *args],
@@ -42,28 +49,31 @@ def mock_process(*args: str, env: dict[str, str] | None = None, host: str = "127
         text=True,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    served = Served(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                httpx.get(url + "/__mock/health", timeout=1)
+                httpx.get(served.url + "/__mock/health", timeout=1)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, "billing-mock exited"
                 time.sleep(0.1)
-        os.killpg(process.pid, signal.SIGTERM)  # the banner is complete once it serves
-        banner, _ = process.communicate(timeout=20)
-        yield url, banner
+        yield served
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            served.banner, _ = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 def _banner(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> str:
-    with mock_process(*args, env=env, host=host) as (_, banner):
-        return banner
+    with mock_process(*args, env=env, host=host) as served:
+        pass
+    return served.banner
 
 
 def test_banner_shows_the_active_controls() -> None:
@@ -79,8 +89,9 @@ def test_banner_shows_the_active_controls() -> None:
 
 
 def test_banner_export_lines_work_in_a_shell() -> None:
-    with mock_process() as (url, banner):
+    with mock_process() as served:
         pass
+    url, banner = served.url, served.banner
     exports = [line.strip() for line in banner.splitlines() if line.strip().startswith("export ")]
     assert len(exports) == 2, banner
     assert all(f"{name}=" in exports[1] for name in ("BILLING_BEARER_TOKEN", "BILLING_APP_ID", "BILLING_APP_TOKEN"))
@@ -94,8 +105,7 @@ def test_banner_export_lines_work_in_a_shell() -> None:
 
 
 def test_banner_says_why_the_tooling_routes_are_off_beyond_loopback() -> None:
-    with mock_process(host="0.0.0.0") as (_, banner):
-        pass
+    banner = _banner(host="0.0.0.0")
     line = next(line for line in banner.splitlines() if line.strip().startswith("Tooling "))
     assert "403" in line and "0.0.0.0" in line and "--admin-token" in line and "BILLING_MOCK_ADMIN_TOKEN" in line
 
@@ -167,6 +177,21 @@ def test_admin_token_reaches_every_worker(workers: int, given_by: str) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         banner, _ = process.communicate(timeout=20)
     assert "need Authorization: Bearer <admin token>" in banner and token not in banner
+
+
+def test_controls_reach_every_worker() -> None:
+    """Worker processes build their app from the environment the parent exports: the controls too."""
+    headers = {"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"}
+    with mock_process("--workers", "2", "--error-rate", "1", "--latency", "20-20") as served:
+        pids, statuses = set(), set()
+        started = time.monotonic()
+        for _ in range(30):
+            with httpx.Client() as client:  # new connections: both workers
+                pids.add(client.get(served.url + "/__mock/health").json()["pid"])
+                statuses.add(client.get(served.url + HISTORY, headers=headers).status_code)
+        assert len(pids) == 2 and statuses == {500}
+        assert time.monotonic() - started >= 30 * 0.02
+    assert "error rate 1" in served.banner and "latency 20-20 ms" in served.banner
 
 
 def test_help_lists_defaults_environment_variables_and_subcommands() -> None:
