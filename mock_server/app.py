@@ -28,6 +28,7 @@ from billing_contract.facts import CURSOR_PARAM, LIST_STATEMENTS
 from billing_contract.spec import Spec
 from fixtures import Dataset, generate_dataset, load_dataset
 from mock_server.admin import AdminApi, RequestLog
+from mock_server.compiled import CompiledPath, OperationPlan
 from mock_server.config import MockConfig
 from mock_server.connexion_fastpath import CachingURIParser, use_prebuilt_operations
 from mock_server.controls import (
@@ -144,6 +145,13 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         validator_map={"parameter": CollectingParameterValidator},
     )
     use_prebuilt_operations(app._middleware_app)  # connexion's hook; see mock_server.connexion_fastpath
+    plans: dict[str, OperationPlan] = {}
+    if config.compiled_path and not (config.controls.rate_limit or config.controls.error_rate):
+        plans = {
+            op_id: OperationPlan(spec, op, handlers.resolve(op_id), config.credentials)
+            for op_id, op in spec.operations.items()
+        }
+        app.add_middleware(CompiledPath, position=MiddlewarePosition.BEFORE_EXCEPTION, plans=plans, spec=spec)
     app.add_middleware(
         PreferBeforeSecurity,
         position=MiddlewarePosition.BEFORE_SECURITY,
@@ -175,7 +183,9 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
             connexion_app.add_error_handler(exc_class, renderer)
         for status in (404, 405):
             connexion_app.add_error_handler(status, renderer)
-    return MockApp(app, docs, state, renderer, handlers, controls)
+    mock = MockApp(app, docs, state, renderer, handlers, controls)
+    mock.compiled_plans = plans
+    return mock
 
 
 class MockApp:
@@ -201,6 +211,8 @@ class MockApp:
         self.renderer = renderer
         self.handlers = handlers
         self.controls = controls
+        # The compiled path's per-operation plans (empty when it is off); see mock_server.compiled.
+        self.compiled_plans: dict[str, OperationPlan] = {}
         self.request_log = RequestLog.for_spec(state.spec)
         # Latency, injected errors and throttling make answers depend on more than the request.
         self.replay = ReplayCache(request_headers(state.spec)) if controls.settings.deterministic else None

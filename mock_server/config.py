@@ -29,3 +29,7 @@ class MockConfig:
     admin_token: str | None = None
     # Where the mock listens, so the tooling API knows whether it is reachable beyond this machine.
     host: str = "127.0.0.1"
+    # Answer the requests connexion would hand to a handler straight from per-operation plans
+    # (mock_server.compiled); off, every request takes connexion's whole path (the differential tests'
+    # reference, and the benchmark's baseline).
+    compiled_path: bool = True

@@ -107,26 +107,44 @@ def resolved_query(scope: Scope) -> Mapping[str, Any] | None:
     return None if shared is None else shared[1]
 
 
-class ArgumentPlan:
-    """What connexion's parameter decorator derives from the spec for one operation."""
+# A handler that declares this argument gets the request's ASGI scope (headers, Host, query string), so it
+# never reads connexion's context variables. No parameter of the contract has this name.
+SCOPE_ARGUMENT = "request_scope"
 
-    def __init__(self, operation: AbstractOperation, arguments: list[str]) -> None:
+
+class ArgumentPlan:
+    """What connexion's parameter decorator derives from the spec for one operation (its resolved
+    parameter definitions) and one handler (the names of its arguments)."""
+
+    def __init__(self, parameters: list[dict[str, Any]], arguments: list[str]) -> None:
         self.arguments = frozenset(arguments)
-        self.path = {p["name"]: (sanitized(p["name"]), p) for p in operation.parameters if p["in"] == "path"}
-        query = {p["name"]: p for p in operation.parameters if p["in"] == "query"}
+        self.path = {p["name"]: (sanitized(p["name"]), p) for p in parameters if p["in"] == "path"}
+        query = {p["name"]: p for p in parameters if p["in"] == "query"}
         self.defaults = _get_query_defaults(query)
         # Connexion passes a query parameter when its sanitized name is one of the handler's arguments.
         self.query = {name: (sanitized(name), p) for name, p in query.items() if sanitized(name) in self.arguments}
         # With no object-valued default, connexion's deepcopy-and-deep_merge is a plain dict update.
         self.flat_defaults = not any(isinstance(value, dict) for value in self.defaults.values())
         self.wants_context = CONTEXT_NAME in self.arguments
+        self.wants_scope = SCOPE_ARGUMENT in self.arguments
 
     @staticmethod
     def applies_to(operation: AbstractOperation, has_kwargs: bool) -> bool:
         return not operation.is_request_body_defined and not has_kwargs
 
     def kwargs(self, request: ConnexionRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
+        """The handler's arguments inside connexion: the request's, then what security put in the context."""
+        kwargs = self.request_arguments(request)
+        for key, value in context.items():
+            if key in self.arguments:
+                kwargs[key] = value
+        if self.wants_context:
+            kwargs[CONTEXT_NAME] = context
+        return kwargs
+
+    def request_arguments(self, request: ConnexionRequest) -> dict[str, Any]:
+        """Path and query parameters cast per their schemas, the spec's defaults, and the scope if asked."""
+        kwargs: dict[str, Any] = {SCOPE_ARGUMENT: request.scope} if self.wants_scope else {}
         for name, value in request.path_params.items():
             known = self.path.get(name)
             if known is None:  # a path parameter the spec does not define (connexion's injection mechanism)
@@ -139,11 +157,6 @@ class ArgumentPlan:
             known = self.query.get(name)
             if known is not None:
                 kwargs[known[0]] = _get_val_from_param(value, known[1])
-        for key, value in context.items():
-            if key in self.arguments:
-                kwargs[key] = value
-        if self.wants_context:
-            kwargs[CONTEXT_NAME] = context
         return kwargs
 
 
@@ -157,7 +170,7 @@ class PlannedParameterDecorator(AsyncParameterDecorator):
         arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
         if self.sanitize_fn is not sanitized or not ArgumentPlan.applies_to(self.operation, has_kwargs):
             return super().__call__(function)
-        self.plan = plan = ArgumentPlan(self.operation, arguments)
+        self.plan = plan = ArgumentPlan(self.operation.parameters, arguments)
 
         @functools.wraps(function)
         async def wrapper(request: ConnexionRequest) -> Any:

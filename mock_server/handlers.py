@@ -1,6 +1,8 @@
-"""The contract's operations, bound by operationId. Connexion has already authenticated the request
-and validated every parameter against the spec by the time a handler runs; handlers only paginate,
-filter and refuse what no schema can express (a page past the end, a forged cursor, an unknown id)."""
+"""The contract's operations, bound by operationId. By the time a handler runs the request has been
+authenticated and every parameter validated against the spec (by connexion, or by the compiled path,
+which hands over only requests connexion would also let through); handlers only paginate, filter and
+refuse what no schema can express (a page past the end, a forged cursor, an unknown id). Each gets the
+request's ASGI scope as an argument (`request_scope`) for the headers and Host its answer depends on."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from connexion.context import scope as current_scope
 from starlette.datastructures import URL
 from starlette.responses import Response
 from starlette.types import Scope
@@ -27,11 +28,6 @@ _NULL = b"null"
 
 def _json_str(text: str | None) -> bytes:
     return _NULL if text is None else orjson.dumps(text)
-
-
-def _request_scope() -> Scope:
-    # `connexion.request` builds a new request object on every attribute access; the scope is the request.
-    return current_scope._get_current_object()
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -93,12 +89,14 @@ class Handlers:
 
     # -- Mifumo -----------------------------------------------------------------------------------
 
-    async def get_billing_history(self, page: int = 1, page_size: int = 20, type: str | None = None):
+    async def get_billing_history(
+        self, request_scope: Scope, page: int = 1, page_size: int = 20, type: str | None = None
+    ) -> Response:
         view = self.data.history.view(type)
         window = page_number_window(page, page_size, len(view))
         if window is None:
             raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
-        scope = _request_scope()
+        scope = request_scope
         server = scope.get("server")
         base = _link_base(scope["scheme"], server and tuple(server), scope["path"], _host(scope))
         query = scope["query_string"].decode().partition("#")[0]  # as starlette's URL.query reads it
@@ -121,12 +119,13 @@ class Handlers:
 
     async def list_billing_statements(
         self,
+        request_scope: Scope,
         page: str | None = None,
         page_size: int | None = None,
         account_id: str | None = None,
         currency: str | None = None,
     ):
-        scope = _request_scope()
+        scope = request_scope
         version = _header(scope, b"api-version")
         if page is not None:
             state = self._cursor_state(scope, page)
@@ -177,8 +176,8 @@ class Handlers:
         token = self.codec.encode(CursorState(offset, state.page_size, state.filters))
         return f"{self.collection_path}?{self.cursor_param}={token}"
 
-    async def get_billing_statement(self, id: str):
+    async def get_billing_statement(self, request_scope: Scope, id: str) -> Response:
         encoded = self.data.statements.by_id.get(id)
         if encoded is None:
             raise ApiProblem(Kind.NOT_FOUND, resource_param="id", detail=id)
-        return Response(encoded[_header(_request_scope(), b"api-version")], media_type=JSON)
+        return Response(encoded[_header(request_scope, b"api-version")], media_type=JSON)

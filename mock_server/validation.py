@@ -42,18 +42,36 @@ def check_query_size(query_string: bytes) -> None:
         )
 
 
+# Values a parameter's check remembers: a verdict is a pure function of the value, and clients send the
+# same few values (page sizes, versions, filters) over and over.
+_VERDICTS_PER_PARAMETER = 4096
+
+
 class CompiledParameter:
-    __slots__ = ("location", "name", "required", "validator")
+    __slots__ = ("location", "name", "required", "validator", "verdicts")
 
     def __init__(self, parameter: Mapping[str, Any]) -> None:
         self.location: Location = parameter["in"]
         self.name: str = parameter["name"]
         self.required = bool(parameter.get("required"))
         self.validator = Draft4Validator(parameter.get("schema", {}), format_checker=_FORMAT_CHECKER)
+        self.verdicts: dict[tuple[type, Any], FieldError | None] = {}
 
     def check(self, value: Any) -> FieldError | None:
         if value is None:
             return FieldError(self.location, self.name, Reason.MISSING) if self.required else None
+        try:
+            key = (type(value), value)  # 1 and True (and "1") are different values to a schema
+            return self.verdicts[key]
+        except KeyError:
+            verdict = self._judge(value)
+            if len(self.verdicts) < _VERDICTS_PER_PARAMETER:
+                self.verdicts[key] = verdict
+            return verdict
+        except TypeError:  # an unhashable value (an array or object parameter): judged every time
+            return self._judge(value)
+
+    def _judge(self, value: Any) -> FieldError | None:
         error = next(iter(self.validator.iter_errors(value)), None)
         if error is None:
             return None
