@@ -33,6 +33,7 @@ LOG_SIZE = 10_000
 
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when built with it
 MASK = "***"
 # Routes that change what the mock serves, or read what clients sent (their credentials included).
 GUARDED = frozenset({("PUT", "/dataset"), ("POST", "/dataset/reset"), ("GET", "/requests"), ("DELETE", "/requests")})
@@ -225,10 +226,10 @@ class AdminApi:
             if handler is None:
                 known = sorted(m for m, p in self.routes if p == path)
                 raise AdminError(405, f"allowed: {', '.join(known)}") if known else AdminError(404, "Not found.")
-            headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            if (method, path) in GUARDED:
-                self.guard.check(headers.get(b"authorization"))
-            request = AdminRequest(await _read_body(receive), headers.get(b"content-type", ""))
+            received = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            if (method, path) in GUARDED:  # before the body is read: a refused caller costs nothing
+                self.guard.check(received.get(b"authorization"))
+            request = AdminRequest(await _read_body(receive), received.get(b"content-type", ""))
             status, body = await handler(request)
         except AdminError as exc:
             status, body, extra = exc.status, {"detail": exc.detail}, exc.headers
@@ -248,11 +249,11 @@ def _json(body: bytes) -> Any:
         raise AdminError(400, f"body is not JSON: {exc}") from None
 
 
-def _yaml(body: bytes) -> Any:
+def _yaml(body: bytes, problem: str = "body is not valid YAML") -> Any:
     try:
-        return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(body, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
-        raise AdminError(400, f"body is not valid YAML: {' '.join(str(exc).split())}") from None
+        raise AdminError(400, f"{problem}: {' '.join(str(exc).split())}") from None
 
 
 def _document(body: bytes, content_type: str) -> Any:
@@ -266,11 +267,7 @@ def _document(body: bytes, content_type: str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass
-    try:
-        return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise AdminError(400, f"body is neither JSON nor YAML: {' '.join(str(exc).split())}") from None
+        return _yaml(body, "body is neither JSON nor YAML")
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -57,6 +57,8 @@ def test_put_dataset_yaml_errors_are_400_naming_the_problem(billing_mock: Runnin
     broken = httpx.put(url, content=b"mifumo: {records: [\n", headers={"Content-Type": "application/yaml"})
     assert broken.status_code == 400 and "not valid YAML" in broken.json()["detail"]
     assert "\n" not in broken.json()["detail"]
+    sniffed = httpx.put(url, content=b'{"mifumo": [')
+    assert sniffed.status_code == 400 and sniffed.json()["detail"].startswith("body is neither JSON nor YAML: ")
     invalid = _yaml_dataset(2).replace(b"amount: ", b"amount: lots #", 1)
     field = httpx.put(url, content=invalid)
     assert field.status_code == 400 and "mifumo.records[0].amount" in field.json()["detail"]
