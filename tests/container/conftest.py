@@ -4,6 +4,7 @@ and containers run from it on the host's network, each on its own free port, rem
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ import pytest
 from mock_server.app import TOOLING_PREFIX
 from mock_server.testing import free_port
 from tests.container.podman import (
+    BASE_IMAGE,
     IMAGE,
     Podman,
     build_image,
+    build_stage_tag,
     container_name,
     ensure_base_image,
     missing_tools,
@@ -39,14 +42,17 @@ class Image:
     name: str
     id: str
     base: str
+    build_stage: str
     build_seconds: float
 
 
 @pytest.fixture(scope="session")
 def image(podman: Podman) -> Image:
+    if podman.image_id(BASE_IMAGE) is None and shutil.which("debootstrap") is None:
+        pytest.skip(f"no {BASE_IMAGE} image and no debootstrap to build it (Debian package debootstrap)")
     base = ensure_base_image(podman)
     image_id, seconds = build_image(podman, base)
-    return Image(IMAGE, image_id, base, seconds)
+    return Image(IMAGE, image_id, base, build_stage_tag(IMAGE), seconds)
 
 
 @dataclass(frozen=True)

@@ -143,11 +143,15 @@ def ensure_base_image(podman: Podman) -> str:
         return BASE_IMAGE
 
 
+def build_stage_tag(image: str = IMAGE) -> str:
+    return image.replace(":", "-build:", 1) if ":" in image else image + "-build"
+
+
 def build_image(podman: Podman, base: str, image: str = IMAGE) -> tuple[str, float]:
     """The project's Dockerfile built on `base` from this checkout; the image's id and the build's seconds.
-    The build stage is tagged too, and what either tag held before is removed, so that repeated runs on one
-    machine do not pile up images (the layer cache stays)."""
-    stage = image.replace(":", "-build:", 1) if ":" in image else image + "-build"
+    The build stage is tagged too (build_stage_tag), and what either tag held before is removed, so that
+    repeated runs on one machine do not pile up images (the layer cache stays)."""
+    stage = build_stage_tag(image)
     with _locked(cache_dir() / "build.lock"):
         previous = {name: podman.image_id(name) for name in (stage, image)}
         started = time.monotonic()

@@ -92,6 +92,31 @@ def test_image_holds_the_installed_wheel_for_a_non_root_user_and_nothing_of_the_
     assert 0 < added < 250e6, f"the project's layers take {added / 1e6:.0f} MB"
 
 
+def test_build_context_is_only_what_the_wheel_is_built_from(podman: Podman, image: Image) -> None:
+    """.dockerignore keeps the context small: the build stage's copy of it holds the packages, the spec and
+    the two files the wheel's metadata reads (plus what building the wheel wrote there), nothing else."""
+    listing = podman.run(
+        "run", "--rm", "--network", "none", "--no-healthcheck", image.build_stage,
+        "sh", "-c", "cd /src && ls -A && du -sk --exclude=build --exclude='*.egg-info' . | cut -f1",
+    ).stdout.split()  # fmt: skip
+    size_kb = int(listing.pop())
+    made_by_the_build = {"build", "requirements.txt"} | {name for name in listing if name.endswith(".egg-info")}
+    sent = set(listing) - made_by_the_build
+    assert sent == {
+        "pyproject.toml",
+        "README.md",
+        "billing_contract",
+        "specs",
+        "fixtures",
+        "mock_server",
+        "conformance",
+    }
+    assert size_kb < 5000, f"a build context of {size_kb} KB"
+    found = podman.run("run", "--rm", "--network", "none", "--no-healthcheck", image.build_stage,
+                       "find", "/src", "-name", "__pycache__", "-o", "-name", "*.pyc").stdout  # fmt: skip
+    assert found == ""
+
+
 @pytest.fixture(scope="module")
 def mock(podman: Podman, image: Image) -> Iterator[Container]:
     """The image's default command, configured only by BILLING_MOCK_PORT (a free port on the host)."""
