@@ -1,0 +1,147 @@
+"""The single-exchange rules (`conformance.rules`) as pure functions: exchange in, violations out. The
+semantic checks and the validating proxy share them, so they are pinned here on hand-made exchanges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from billing_contract import facts
+from billing_contract.spec import Spec, load_spec
+from conformance import rules
+
+HISTORY = "http://api.test/api/billing/history/"
+
+
+@dataclass
+class Ex:
+    """A minimal `rules.ExchangeLike`."""
+
+    url: str
+    status: int
+    body: Any
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    request: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def sent(self, name: str) -> str | None:
+        return next((v for k, v in self.request.items() if k.lower() == name.lower()), None)
+
+
+@pytest.fixture(scope="module")
+def spec() -> Spec:
+    return load_spec()
+
+
+def _record(n: int) -> dict[str, Any]:
+    return {"id": str(uuid.UUID(int=n)), "type": "usage", "description": "d", "amount": -1.0, "currency": "TZS",
+            "status": "completed", "created_at": "2025-11-01T10:00:00Z"}  # fmt: skip
+
+
+def test_every_schema_error_is_listed(spec: Spec) -> None:
+    body = {"success": True, "data": {}}
+    found = rules.body_matches(spec, facts.GET_HISTORY, Ex(HISTORY, 200, body))
+    assert len(found) == 1 and found[0].rule == "schema"
+    for error in ("undocumented field(s) `data`, `success`", "`count` is missing", "`next` is missing",
+                  "`previous` is missing", "`results` is missing"):  # fmt: skip
+        assert error in found[0].got
+    assert "(5 error(s))" in found[0].message
+
+
+def test_a_conformant_page_breaks_no_rule(spec: Spec) -> None:
+    body = {"count": 3, "next": HISTORY + "?page=2&page_size=2", "previous": None, "results": [_record(1), _record(2)]}
+    assert rules.check_exchange(spec, facts.GET_HISTORY, Ex(HISTORY + "?page_size=2", 200, body)) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "rule"),
+    [
+        # `next` relative, and pointing at the wrong page.
+        (HISTORY + "?page_size=2", {"count": 3, "next": "/api/billing/history/?page=2&page_size=2"}, "schema"),
+        (HISTORY + "?page_size=2", {"count": 3, "next": HISTORY + "?page=3&page_size=2"}, "mifumo-links"),
+        # The link to page 1 keeps no `page`; the other parameters are kept.
+        (HISTORY + "?page=2&page_size=2", {"count": 3, "previous": HISTORY + "?page=1&page_size=2"}, "mifumo-links"),
+        (
+            HISTORY + "?page=2&page_size=2&type=usage",
+            {"count": 3, "previous": HISTORY + "?page_size=2"},
+            "mifumo-links",
+        ),
+        # A page of 2 out of 3 with no `next`; and a count disagreeing with the records.
+        (HISTORY + "?page_size=2", {"count": 3, "next": None}, "mifumo-links"),
+        (HISTORY + "?page_size=2", {"count": 2, "next": None, "results": [_record(1)]}, "mifumo-count"),
+    ],
+)
+def test_mifumo_link_and_count_rules(spec: Spec, url: str, body: dict[str, Any], rule: str) -> None:
+    page = {"count": 3, "next": None, "previous": None, "results": [_record(1), _record(2)], **body}
+    found = rules.check_exchange(spec, facts.GET_HISTORY, Ex(url, 200, page))
+    assert rule in {v.rule for v in found}, found
+
+
+def test_link_parameter_order_is_free(spec: Spec) -> None:
+    page = {"count": 3, "next": HISTORY + "?type=usage&page_size=2&page=2", "previous": None,
+            "results": [_record(1), _record(2)]}  # fmt: skip
+    assert rules.mifumo_links(Ex(HISTORY + "?page_size=2&type=usage", 200, page)) == []
+
+
+def _statement(version: str) -> dict[str, Any]:
+    return {"id": "s1", "resource": "billing_statements", "path": "/billing_statements/s1", "owner": None,
+            "create_time": 1, "total_fee_amount": 1, "currency": "USD", "month": 1, "year": 2025,
+            "api_version": version}  # fmt: skip
+
+
+def test_wepay_version_echo_and_correlation_id(spec: Spec) -> None:
+    url = "http://api.test/billing_statements"
+    page = {"next": None, "previous": None, "results": [_statement("3.0")], "api_version": "3.1"}
+    ok = {"X-Correlation-Id": str(uuid.uuid4())}
+    found = rules.check_exchange(
+        spec, facts.LIST_STATEMENTS, Ex(url, 200, page, headers=ok, request={"api-version": "3.1"})
+    )
+    assert [v.rule for v in found] == ["wepay-api-version"] and "statement s1: '3.0'" in found[0].got
+    # `results: null` is a page too; a correlation id must be there and be a UUID.
+    empty = {"next": None, "previous": None, "results": None, "api_version": "3.0"}
+    bad = Ex(url, 200, empty, headers={"x-correlation-id": "abc"}, request={"Api-Version": "3.0"})
+    assert [v.rule for v in rules.check_exchange(spec, facts.LIST_STATEMENTS, bad)] == ["wepay-correlation-id"]
+
+
+def test_error_envelopes(spec: Spec) -> None:
+    url = "http://api.test/billing_statements"
+    cid = {"X-Correlation-Id": str(uuid.uuid4())}
+    drf = Ex(url, 400, {"detail": "Invalid parameters."}, headers=cid)
+    assert {v.rule for v in rules.check_exchange(spec, facts.LIST_STATEMENTS, drf)} == {"schema"}
+    # An undocumented status (405) is still in the API's own envelope.
+    v3 = {"error_code": "NOT_FOUND", "error_message": "Method POST is not allowed.", "details": []}
+    assert rules.check_exchange(spec, facts.LIST_STATEMENTS, Ex(url, 405, v3, "POST", cid)) != []
+    assert rules.error_envelope(spec, "wepay", Ex(url, 405, v3, "POST", cid)) == []
+    assert rules.error_envelope(spec, "mifumo", Ex(HISTORY, 405, v3, "POST")) != []
+    assert rules.error_envelope(spec, "mifumo", Ex(HISTORY, 405, {"detail": 'Method "POST" not allowed.'})) == []
+
+
+def test_operation_of_a_url(spec: Spec) -> None:
+    assert rules.operation_of(spec, "GET", "http://h/base/billing_statements/abc?x=1") == facts.GET_STATEMENT
+    assert rules.operation_of(spec, "GET", "http://h/billing_statements") == facts.LIST_STATEMENTS
+    assert rules.operation_of(spec, "GET", HISTORY + "?page=2") == facts.GET_HISTORY
+    assert rules.operation_of(spec, "GET", "http://h/elsewhere") is None
+
+
+def test_importing_the_suite_loads_no_mock_module() -> None:
+    script = (
+        "import sys, conformance, conformance.cli, conformance.rules, conformance.pytest_plugin,"
+        " conformance.schemathesis_hooks;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mock_server'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
