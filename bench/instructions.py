@@ -35,6 +35,9 @@ from pathlib import Path
 import _harness as h
 
 MODES = ("distinct", "replayed")
+# Which path answers valid requests in the child: "compiled" (mock_server.compiled, the default) or
+# "stock" (connexion's whole middleware stack), for before/after figures in one run.
+PATH_VARIABLE = "BILLING_BENCH_PATH"
 WARM_UP_REQUESTS = 3
 
 
@@ -147,7 +150,8 @@ def child(records: int, statements: int) -> None:
     from fixtures import DatasetSize
     from mock_server import MockConfig, create_app
 
-    app = create_app(MockConfig(size=DatasetSize(records=records, statements=statements)))
+    compiled = os.environ.get(PATH_VARIABLE, "compiled") == "compiled"
+    app = create_app(MockConfig(size=DatasetSize(records=records, statements=statements), compiled_path=compiled))
     client = InProcessClient(app)
     cases = child_cases(app, client)
     print("READY " + json.dumps([c.name for c in cases]), flush=True)
@@ -294,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-records", type=int, default=1_000_000)
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--path", choices=("compiled", "stock"), default="compiled", help="which path answers")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--records", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--statements", type=int, default=1000, help=argparse.SUPPRESS)
@@ -303,9 +308,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args.records, args.statements)
         return
+    os.environ[PATH_VARIABLE] = args.path
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         raise SystemExit("instructions.py: needs valgrind (apt-get install valgrind)")
-    print(f"# Instructions per request — {h.revision()}; {h.machine()}")
+    print(f"# Instructions per request — {args.path} path; {h.revision()}; {h.machine()}")
     with tempfile.TemporaryDirectory(prefix="billing-callgrind-") as workdir:
         small = measure(1000, 1000, args, Path(workdir))
         big = None if args.skip_big else measure(args.big_records, args.big_statements, args, Path(workdir))

@@ -6,10 +6,10 @@ import ipaddress
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import yaml
@@ -35,6 +35,16 @@ LOG_SIZE = 10_000
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when built with it
 MASK = "***"
+
+
+class Entries(Protocol):
+    """Where the request log keeps its entries: a deque in this process, or a file shared by workers."""
+
+    def append(self, entry: dict[str, Any]) -> None: ...
+    def clear(self) -> None: ...
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+
 # Routes that change what the mock serves, or read what clients sent (their credentials included).
 GUARDED = frozenset({("PUT", "/dataset"), ("POST", "/dataset/reset"), ("GET", "/requests"), ("DELETE", "/requests")})
 ADMIN_REALM = 'Bearer realm="billing-mock admin"'
@@ -103,15 +113,22 @@ class RequestLog:
     long the answer took, its status (null when a fault sent none), which fault, and the headers the
     contract reads, secrets masked."""
 
-    def __init__(self, headers: Iterable[str] = (), secrets: Iterable[str] = (), size: int = LOG_SIZE) -> None:
-        self.entries: deque[dict[str, Any]] = deque(maxlen=size)
+    def __init__(
+        self,
+        headers: Iterable[str] = (),
+        secrets: Iterable[str] = (),
+        size: int = LOG_SIZE,
+        entries: Entries | None = None,
+    ) -> None:
+        # In this process, or in a file every worker shares (mock_server.shared_state).
+        self.entries: Entries = deque(maxlen=size) if entries is None else entries
         self.headers = {name.lower().encode("latin-1"): name for name in headers}
         self.secrets = frozenset(name.lower() for name in secrets)
 
     @classmethod
-    def for_spec(cls, spec: Spec) -> RequestLog:
+    def for_spec(cls, spec: Spec, entries: Entries | None = None) -> RequestLog:
         facts = spec.facts
-        return cls(request_headers(spec), ("Authorization", facts.credential_headers[-1]))
+        return cls(request_headers(spec), ("Authorization", facts.credential_headers[-1]), entries=entries)
 
     @staticmethod
     def clock() -> float:
@@ -189,6 +206,8 @@ class AdminApi:
         except FixturesError as exc:
             raise AdminError(400, str(exc)) from None
         self.mock.swap_dataset(dataset)
+        if self.mock.shared_dataset is not None:  # every worker serves it from its next request on
+            self.mock.shared_dataset.publish_document(document)
         return 200, self.mock.state.summary()
 
     async def reset_dataset(self, request: AdminRequest) -> tuple[int, Any]:
@@ -205,6 +224,8 @@ class AdminApi:
         seed = options.get("seed", config.seed)
         size = replace(config.size, **sizes)
         self.mock.swap_dataset(generate_dataset(seed, size, self.mock.state.spec))
+        if self.mock.shared_dataset is not None:
+            self.mock.shared_dataset.publish_generated(seed, size)
         return 200, self.mock.state.summary()
 
     async def requests(self, _: AdminRequest) -> tuple[int, Any]:

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from billing_contract.facts import CURSOR_PARAM, LIST_STATEMENTS
 from billing_contract.spec import Spec
 from fixtures import Dataset, generate_dataset, load_dataset
-from mock_server.admin import AdminApi, RequestLog
+from mock_server.admin import LOG_SIZE, AdminApi, RequestLog
 from mock_server.compiled import CompiledPath, OperationPlan
 from mock_server.config import MockConfig
 from mock_server.connexion_fastpath import CachingURIParser, use_prebuilt_operations
@@ -50,6 +50,7 @@ from mock_server.handlers import Handlers
 from mock_server.pagination import CursorCodec
 from mock_server.replay import ReplayCache
 from mock_server.security import Credentials, security_map
+from mock_server.shared_state import REQUESTS_FILE, FileEntries, SharedDataset, shared_state_dir
 from mock_server.store import ServingData
 from mock_server.validation import CollectingParameterValidator
 
@@ -213,7 +214,10 @@ class MockApp:
         self.controls = controls
         # The compiled path's per-operation plans (empty when it is off); see mock_server.compiled.
         self.compiled_plans: dict[str, OperationPlan] = {}
-        self.request_log = RequestLog.for_spec(state.spec)
+        state_dir = shared_state_dir()  # set when this is one of several workers
+        self.shared_dataset = SharedDataset(state_dir) if state_dir else None
+        entries = FileEntries(state_dir / REQUESTS_FILE, LOG_SIZE) if state_dir else None
+        self.request_log = RequestLog.for_spec(state.spec, entries)
         # Latency, injected errors and throttling make answers depend on more than the request.
         self.replay = ReplayCache(request_headers(state.spec)) if controls.settings.deterministic else None
         self.admin = AdminApi(self)
@@ -243,6 +247,10 @@ class MockApp:
         return self.state.spec.tag_of_path(path) in self._correlated_tags
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shared_dataset is not None and scope["type"] == "http":
+            published = self.shared_dataset.changed(self.state.spec)  # another worker's admin change
+            if published is not None:
+                self.swap_dataset(published)
         await self.asgi(scope, receive, send)
 
     async def _contract(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,6 +10,7 @@ import argparse
 import errno
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -26,6 +27,7 @@ from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
 from mock_server.controls import ControlSettings, parse_latency
 from mock_server.reload import ReloadingApp
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
+from mock_server.shared_state import STATE_DIR_VARIABLE, create_state_dir
 
 N = TypeVar("N", int, float)
 ENV_PREFIX = "BILLING_MOCK_"
@@ -394,7 +396,13 @@ def serve(argv: Sequence[str]) -> int:
         uvicorn.run(app, lifespan="off", **common)
     else:
         _export(args)
-        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=args.workers, lifespan="off", **common)
+        state_dir = create_state_dir()  # the workers share the dataset and the request log through it
+        os.environ[STATE_DIR_VARIABLE] = str(state_dir)
+        try:
+            factory = "mock_server.cli:app_from_environment"
+            uvicorn.run(factory, factory=True, workers=args.workers, lifespan="off", **common)
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 

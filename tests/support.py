@@ -1,14 +1,25 @@
-"""What many tests share: the suite pointed at a mock with the mock's own credentials.
+"""What many tests share: the suite pointed at a mock with the mock's own credentials, and the mock
+started as users start it, in a process of its own.
 
 The suite has no default credentials (it checks real backends); tests give it the mock's, explicitly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from typing import Any
+
+import httpx
 
 from conformance import SuiteConfig
 from mock_server.security import Credentials
+from mock_server.testing import free_port
 
 MOCK_CREDENTIALS = Credentials()
 
@@ -25,3 +36,31 @@ def suite_config(credentials: Credentials = MOCK_CREDENTIALS, **kwargs: Any) -> 
     return SuiteConfig(
         bearer_token=credentials.bearer_token, app_id=credentials.app_id, app_token=credentials.app_token, **kwargs
     )
+
+
+@contextlib.contextmanager
+def mock_process(*args: str, env: dict[str, str] | None = None, startup: float = 30) -> Iterator[str]:
+    """`python -m mock_server.cli --port P *args` in its own process group, until healthy; yields its URL
+    and stops the whole group (workers included) with SIGTERM at the end."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--log-level", "warning", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/__mock/health", timeout=1).status_code == 200:
+                    break
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, "mock did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)

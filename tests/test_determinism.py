@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 
 from mock_server.security import DEFAULT_BEARER_TOKEN
-from mock_server.testing import free_port
+from tests.support import mock_process
 
 MIFUMO = {"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"}
 WEPAY = {"App-Id": "mock-app-id", "App-Token": "mock-app-token", "Api-Version": "3.0"}
@@ -25,33 +18,6 @@ PROBES = [
     ("/billing_statements/c4a1abf1-34ac-40e8-bdba-5649f0665421", WEPAY),
     ("/billing_statements?page_size=0", WEPAY),
 ]
-
-
-@contextmanager
-def mock_process(*args: str) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--log-level", "warning", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/__mock/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "mock did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 def _bodies(url: str) -> list[bytes]:
