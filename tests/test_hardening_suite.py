@@ -228,6 +228,7 @@ def test_closed_connections_are_findings_not_a_crash() -> None:
 
 def test_redirects_are_findings_and_never_followed_to_another_host() -> None:
     elsewhere: list[str] = []
+    seen: list[tuple[str, bool]] = []
 
     async def record(request: StarletteRequest) -> Response:
         elsewhere.append(request.url.path)
@@ -238,11 +239,19 @@ def test_redirects_are_findings_and_never_followed_to_another_host() -> None:
         target = other.replace("127.0.0.1", "localhost")
 
         async def redirect(request: StarletteRequest) -> Response:
-            return RedirectResponse(f"{target}/login?next={request.url.path}", status_code=302)
+            seen.append((request.url.path, "x-schemathesis-probe" in request.headers))
+            if request.url.path.startswith("/same-host"):
+                return PlainTextResponse("followed")
+            # Half the answers point elsewhere, half at this very server.
+            where = target if len(seen) % 2 else ""
+            return RedirectResponse(f"{where}/same-host/login?next={request.url.path}", status_code=302)
 
         with serve_in_thread(_app(redirect)) as url:
             report, wall = _timed(suite_config(mifumo_url=url, wepay_url=url, timeout=2, deadline=30, max_examples=2))
     assert elsewhere == []
+    # Not followed to the same host either, and Schemathesis' start-up probes (which follow) never sent.
+    assert seen and not [path for path, _ in seen if path.startswith("/same-host")]
+    assert not [path for path, probe in seen if probe]
     assert report.exit_code == 1 and not report.deadline_reached
     assert "status_code_conformance" in report.failed_checks()
     assert any("302" in r.got for r in report.failures if r.kind == "semantic")
