@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from billing_contract.spec import Spec
 from fixtures import FixturesError, generate_dataset
 from fixtures.dataset import parse_document
 from mock_server.controls import fault_of
-from mock_server.cors import request_headers
+from mock_server.cors import origin_regex, request_headers
 from mock_server.security import same_secret
 
 if TYPE_CHECKING:
@@ -76,18 +77,23 @@ class AdminGuard:
 
     token: str | None
     host: str
+    # Browser origins allowed by CORS (None: CORS off). A web page elsewhere can still send a "simple"
+    # POST to a loopback mock without a preflight; its Origin header says so, and it is refused.
+    origins: tuple[str, ...] | None = None
 
     @property
     def locked(self) -> bool:
         return self.token is None and not is_loopback(self.host)
 
-    def check(self, authorization: str | None) -> None:
+    def check(self, authorization: str | None, origin: str | None = None, own_host: str | None = None) -> None:
         if self.locked:
             raise AdminError(
                 403,
                 f"the mock listens beyond loopback ({self.host}) without --admin-token "
                 "(BILLING_MOCK_ADMIN_TOKEN): its write and log routes are off",
             )
+        if origin is not None and not self._allowed_origin(origin, own_host):
+            raise AdminError(403, f"a web page at {origin} may not use this route (not one of --cors-origins)")
         if self.token is None:
             return
         scheme, _, presented = (authorization or "").partition(" ")
@@ -95,6 +101,11 @@ class AdminGuard:
             raise AdminError(
                 401, "this route needs Authorization: Bearer <admin token>", {"WWW-Authenticate": ADMIN_REALM}
             )
+
+    def _allowed_origin(self, origin: str, own_host: str | None) -> bool:
+        if own_host and origin.lower() in (f"http://{own_host}".lower(), f"https://{own_host}".lower()):
+            return True  # the mock's own pages
+        return self.origins is not None and re.fullmatch(origin_regex(self.origins), origin) is not None
 
     def describe(self) -> str:
         """One line for the banner: how the guarded routes are reached, never the token itself."""
@@ -182,7 +193,8 @@ Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 class AdminApi:
     def __init__(self, mock: MockApp) -> None:
         self.mock = mock
-        self.guard = AdminGuard(mock.state.config.admin_token, mock.state.config.host)
+        config = mock.state.config
+        self.guard = AdminGuard(config.admin_token, config.host, config.cors_origins)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): self.health,
             ("GET", "/dataset"): self.dataset,
@@ -249,7 +261,7 @@ class AdminApi:
                 raise AdminError(405, f"allowed: {', '.join(known)}") if known else AdminError(404, "Not found.")
             received = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
             if (method, path) in GUARDED:  # before the body is read: a refused caller costs nothing
-                self.guard.check(received.get(b"authorization"))
+                self.guard.check(received.get(b"authorization"), received.get(b"origin"), received.get(b"host"))
             request = AdminRequest(await _read_body(receive), received.get(b"content-type", ""))
             status, body = await handler(request)
         except AdminError as exc:

@@ -188,3 +188,27 @@ def test_admin_token_is_compared_in_constant_time_and_any_other_token_is_refused
         for presented in ("-", "x", "x" * 63, "x" * 65, "y" * 64, "x" * 64 + " x"):
             answer = httpx.get(mock.url + "/__mock/requests", headers={"Authorization": f"Bearer {presented}"})
             assert answer.status_code == 401, presented
+
+
+def test_a_web_page_elsewhere_cannot_drive_the_guarded_routes(billing_mock: RunningMock) -> None:
+    """A page on another site can POST to a loopback mock without a preflight ("simple" request); the
+    browser names it in Origin, and only the CORS origins and the mock's own pages are let through."""
+    reset = billing_mock.url + "/__mock/dataset/reset"
+    before = httpx.get(billing_mock.url + "/__mock/dataset").json()["fingerprint"]
+    foreign = httpx.post(reset, content=b'{"records": 1}', headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and "https://evil.example" in foreign.json()["detail"]
+    assert httpx.get(billing_mock.url + "/__mock/requests", headers={"Origin": "null"}).status_code == 403
+    assert httpx.get(billing_mock.url + "/__mock/dataset").json()["fingerprint"] == before
+    assert httpx.get(billing_mock.url + "/__mock/health", headers={"Origin": "https://evil.example"}).status_code == 200
+    local_dev = httpx.post(reset, json={"records": 2}, headers={"Origin": "http://localhost:5173"})
+    assert local_dev.status_code == 200 and local_dev.json()["mifumo"]["records"] == 2
+    own = httpx.post(reset, json={"records": 3}, headers={"Origin": billing_mock.url})
+    assert own.status_code == 200 and own.json()["mifumo"]["records"] == 3
+
+
+@pytest.mark.billing_mock(cors_origins=None)
+def test_with_cors_off_only_the_mocks_own_pages_may(billing_mock: RunningMock) -> None:
+    reset = billing_mock.url + "/__mock/dataset/reset"
+    assert httpx.post(reset, json={}, headers={"Origin": "http://localhost:5173"}).status_code == 403
+    assert httpx.post(reset, json={}, headers={"Origin": billing_mock.url}).status_code == 200
+    assert httpx.post(reset, json={}).status_code == 200  # curl, scripts: no Origin
