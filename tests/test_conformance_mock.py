@@ -247,3 +247,13 @@ def test_pytest_plugin_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage-error exit code
     assert "billing-conformance: --timeout and --deadline must be positive" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_default_run_against_the_mock_passes_within_10_s(mock: RunningMock) -> None:
+    report = run_suite(suite_config(mifumo_url=mock.url, wepay_url=mock.url))
+    assert report.passed, [(f.check, f.message) for f in report.failures]
+    assert report.duration < 10, report.duration
+    # Nothing blocked against a conformant target; skipped only what this read-only contract cannot exercise.
+    assert not [r for r in report.results if r.status is Status.BLOCKED]
+    skipped = {r.check for r in report.results if r.status is Status.SKIPPED}
+    assert skipped == {"use_after_free", "ensure_resource_availability", "object_level_authorization"}
