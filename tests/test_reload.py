@@ -67,10 +67,10 @@ def reloading_mock(data: Path, tmp_path: Path, records: int, *extra: str) -> Ite
     port = free_port()
     stderr = tmp_path / "stderr.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
-    with stderr.open("w") as err:
+    with stderr.open("w") as err, (tmp_path / "stdout.txt").open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "mock_server.cli", "--reload", "--fixtures", str(data), "--port", str(port), *extra],
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=err,
             env=env,
             start_new_session=True,
@@ -92,6 +92,8 @@ def test_reload_serves_an_edited_fixtures_file(tmp_path: Path) -> None:
         _write(data, 9)
         assert _wait_for(mock.url, 9) == 9
         assert "billing-mock: reloaded (" in mock.wait_for_output("reloaded")
+        banner = (tmp_path / "stdout.txt").read_text(encoding="utf-8")
+        assert f"Reload    watching {data}, " in banner and "openapi.yaml" in banner
         # an editor's atomic save: a new file renamed over the old one
         _write(tmp_path / ".data.yaml.swp", 4)
         os.replace(tmp_path / ".data.yaml.swp", data)
