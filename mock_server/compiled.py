@@ -17,15 +17,17 @@ Hooked in as the first middleware of connexion's own list (`MiddlewarePosition.B
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing_contract.spec import Operation, Spec
 from mock_server.connexion_fastpath import (
     ArgumentPlan,
     CachingURIParser,
-    SharedQueryRequest,
     inspect_function_arguments,
     unwrap_decorators,
 )
@@ -65,12 +67,11 @@ class OperationPlan:
 
     async def answer(self, scope: Scope, path_params: dict[str, str]) -> Any | None:
         """The handler's response, or None when connexion must decide (an invalid parameter, a refusal)."""
-        scope["path_params"] = path_params
-        request = SharedQueryRequest(scope, uri_parser=self.uri_parser)
-        if find_errors(self.parameters, request):
+        request = PlannedRequest.read(scope, path_params, self.uri_parser)
+        if find_errors(self.parameters, request):  # type: ignore[arg-type]
             return None
         try:
-            response = await self.handler(**self.arguments.request_arguments(request))
+            response = await self.handler(**self.arguments.request_arguments(request))  # type: ignore[arg-type]
         except ApiProblem:  # the handler refuses (a page past the end, a forged cursor): connexion renders it
             return None
         self.answered += 1
@@ -94,6 +95,26 @@ def _expected_credentials(
         else:  # a scheme the plan does not know: connexion decides every request of this operation
             expected.append((b"", "", "\x00never"))
     return tuple(expected)
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """What the validator and the argument plan read of a request, resolved as connexion resolves it
+    (its URI parser over the query string as starlette splits it) without building connexion's and
+    starlette's request objects."""
+
+    scope: Scope
+    query_params: dict[str, Any]
+    path_params: dict[str, Any]
+    headers: Headers
+
+    @classmethod
+    def read(cls, scope: Scope, path_params: dict[str, str], parser: CachingURIParser) -> PlannedRequest:
+        grouped: dict[str, list[str]] = {}
+        for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+            grouped.setdefault(name, []).append(value)
+        query = parser.resolve_query(grouped)
+        return cls(scope, query, parser.resolve_path(path_params), Headers(scope=scope))
 
 
 class CompiledPath:
