@@ -71,9 +71,14 @@ def _service_env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def _mock_service(compose: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    built = [(name, service) for name, service in compose["services"].items() if "build" in service]
-    assert len(built) == 1, "one service builds the image"
-    return built[0]
+    """The service running the image's default command (the mock); every service built from the
+    repository builds the same image."""
+    built = {name: service for name, service in compose["services"].items() if "build" in service}
+    for service in built.values():
+        assert (COMPOSE.parent / service["build"]["context"]).resolve() == ROOT
+    assert len({service["image"] for service in built.values()}) == 1, "one image"
+    (mock,) = [(name, service) for name, service in built.items() if "command" not in service]
+    return mock
 
 
 def test_compose_mock_service_is_the_image_configured_by_variables_it_reads(
