@@ -49,6 +49,9 @@ BAD_FLAGS = {
     "negative-records": (["--records", "-1"], "--records"),
     "bad-log-level": (["--log-level", "loud"], "--log-level"),
     "empty-app-id": (["--app-id", ""], "--app-id"),
+    "empty-admin-token": (["--admin-token", ""], "--admin-token"),
+    "spaced-admin-token": (["--admin-token", "a b"], "--admin-token"),
+    "reload-with-workers": (["--reload", "--workers", "2"], "--reload"),
     "bare-fixtures-command": (["fixtures"], "fixtures dump"),
 }
 
