@@ -197,12 +197,12 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(podman: Podman, i
         answers: list[int] = []
 
         def slow_request() -> None:
-            headers = {**WEPAY_HEADERS, "Prefer": "delay=1500"}
+            headers = {**WEPAY_HEADERS, "Prefer": "delay=2500"}
             answers.append(httpx.get(f"{container.url}/billing_statements", headers=headers, timeout=20).status_code)
 
         request = threading.Thread(target=slow_request)
         request.start()
-        time.sleep(0.5)  # the request is in flight
+        time.sleep(1.0)  # the request is in flight (sent at once, answered after 2.5 s)
         took = _stop(podman, container)
         request.join(timeout=20)
         assert answers == [200]
