@@ -212,3 +212,10 @@ def test_with_cors_off_only_the_mocks_own_pages_may(billing_mock: RunningMock) -
     assert httpx.post(reset, json={}, headers={"Origin": "http://localhost:5173"}).status_code == 403
     assert httpx.post(reset, json={}, headers={"Origin": billing_mock.url}).status_code == 200
     assert httpx.post(reset, json={}).status_code == 200  # curl, scripts: no Origin
+
+
+@pytest.mark.parametrize("timestamp", [0.0, 1764547200.0, 1764547200.0004999, 1764547200.9995, 1764547199.9999996, 4e9])
+def test_log_times_are_formatted_as_datetime_would(timestamp: float) -> None:
+    from mock_server.admin import _iso
+
+    assert _iso(timestamp) == datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
