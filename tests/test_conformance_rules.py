@@ -3,6 +3,7 @@ semantic checks and the validating proxy share them, so they are pinned here on 
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -10,11 +11,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+import jsonschema
 import pytest
 
-from billing_contract import facts
+from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, facts
 from billing_contract.spec import Spec, load_spec
 from conformance import rules
+from mock_server.testing import RunningMock
 
 HISTORY = "http://api.test/api/billing/history/"
 
@@ -145,3 +149,44 @@ def test_importing_the_suite_loads_no_mock_module() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# -- the fast validity check agrees with jsonschema -------------------------------------------------------
+
+
+def _mutations(body: object) -> list[object]:
+    """The body, and variants each breaking (or not) one thing: a field dropped, retyped, or a format bent."""
+    variants: list[object] = [body]
+    if isinstance(body, dict):
+        for key in list(body)[:6]:
+            for value in (None, "x", 1, 1.5, [], {}, "not-a-uuid", "2025-13-01T00:00:00Z", "http:nohost", "USD"):
+                changed = copy.deepcopy(body)
+                changed[key] = value
+                variants.append(changed)
+            dropped = copy.deepcopy(body)
+            del dropped[key]
+            variants.append(dropped)
+        results = body.get("results")
+        if isinstance(results, list) and results:
+            for inner in _mutations(results[0])[1:]:
+                changed = copy.deepcopy(body)
+                changed["results"][0] = inner
+                variants.append(changed)
+    return variants
+
+
+def test_the_fast_validity_check_agrees_with_jsonschema(spec: Spec, mock: RunningMock) -> None:
+
+    answers = [
+        (GET_HISTORY, httpx.get(f"{mock.url}/api/billing/history/?page_size=3", headers=mock.mifumo_headers)),
+        (LIST_STATEMENTS, httpx.get(f"{mock.url}/billing_statements?page_size=3", headers=mock.wepay_headers)),
+        (GET_STATEMENT, httpx.get(f"{mock.url}/billing_statements/missing", headers=mock.wepay_headers)),
+    ]
+    checked = 0
+    for operation_id, answer in answers:
+        schema = rules.response_schema(spec, operation_id, answer.status_code)
+        for body in _mutations(answer.json()):
+            slow = not list(jsonschema.Draft7Validator(schema, format_checker=rules.FORMATS).iter_errors(body))
+            assert rules._valid(schema, body) == slow, body
+            checked += 1
+    assert checked > 150

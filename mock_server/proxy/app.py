@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import httpx
+import aiohttp
 import orjson
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -26,7 +26,7 @@ from mock_server.errors import ApiProblem, Kind
 from mock_server.proxy.checks import REQUEST_RULES, Finding, OperationChecks
 from mock_server.proxy.config import ProxyConfig
 from mock_server.proxy.exchange import RelayedExchange
-from mock_server.proxy.forward import ForwardedRequest, Upstream, UpstreamAnswer, UpstreamError
+from mock_server.proxy.forward import ForwardedRequest, Upstream, UpstreamAnswer, UpstreamError, new_session
 from mock_server.proxy.recorder import Recorder
 from mock_server.proxy.violations import Violation, ViolationLog, now
 
@@ -52,7 +52,7 @@ class ProxyApp:
         self.violations = ViolationLog()
         self.recorder = Recorder(config.record_path, self.spec) if config.record_path else None
         self.checks = {op_id: OperationChecks(self.spec, op) for op_id, op in self.spec.operations.items()}
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._upstreams: dict[str, Upstream] = {}
 
     # -- ASGI ---------------------------------------------------------------------------------------
@@ -89,9 +89,9 @@ class ProxyApp:
     async def close(self) -> None:
         """At shutdown: the recording, the report and the JUnit file are written, the client closed."""
         self.write_outputs()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def write_outputs(self) -> None:
         if self.recorder is not None:
@@ -104,7 +104,8 @@ class ProxyApp:
     def _guarded(self, scope: Scope, route: Callable[[], Response]) -> Response:
         """The proxy's tooling routes are guarded as the mock's log and write routes are (--admin-token)."""
         try:
-            self.mock.admin.guard.check(_header(scope, b"authorization"))
+            guard = self.mock.admin.guard
+            guard.check(_header(scope, b"authorization"), _header(scope, b"origin"), _header(scope, b"host"))
         except AdminError as exc:
             return JSONResponse({"detail": exc.detail}, exc.status, exc.headers)
         return route()
@@ -118,12 +119,10 @@ class ProxyApp:
         return JSONResponse(self.recorder.flush().as_json())
 
     def upstream(self, api: str) -> Upstream:
-        if self._client is None:  # made on first use, inside the serving event loop
-            self._client = httpx.AsyncClient(
-                trust_env=False, follow_redirects=False, limits=httpx.Limits(max_connections=256)
-            )
+        if self._session is None:  # made on first use, inside the serving event loop
+            self._session = new_session()
             self._upstreams = {
-                name: Upstream(url, self._client, self.config.upstream_timeout, self.config.max_body)
+                name: Upstream(url, self._session, self.config.upstream_timeout, self.config.max_body)
                 for name, url in self.config.upstreams.items()
             }
         return self._upstreams[api]
