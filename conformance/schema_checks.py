@@ -13,6 +13,7 @@ A failure's repro is a curl command built from the request as sent, with the cre
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import logging
 import shlex
@@ -24,6 +25,10 @@ from typing import Any
 import requests
 import schemathesis
 import schemathesis.engine.run.probes as st_probes
+
+# Loaded here rather than lazily inside the run: Schemathesis' OpenAPI support takes about a second to
+# import the first time, which would otherwise be spent inside --deadline (before any request is sent).
+import schemathesis.specs.openapi.schemas
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.engine import Status as EngineStatus
 from schemathesis.engine import events, from_schema
@@ -264,7 +269,8 @@ def run_schema_checks(
     spec: Spec | None = None,
 ) -> SchemaRun:
     spec = spec or Spec.load(config.spec_path)
-    schema = schemathesis.openapi.from_path(str(config.spec_path), config=_schema_config(config, api))
+    # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=_schema_config(config, api))
     schema = schema.include(tag=TAGS[api])
     transport = _PacedTransport(schema.transport, pacer)
     schema = _pace(schema, transport)
