@@ -246,6 +246,33 @@ class _Sent:
         return self._sent.get(name.lower())
 
 
+def _escaped(text: str) -> str:
+    """Text safe inside double quotes."""
+    for char in ("\\", '"', "`", "$"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _word(text: str, secrets: dict[str, str]) -> str:
+    """One shell word; a secret in it becomes its `${VAR}` (double quotes, so the shell expands it)."""
+    hidden = [secret for secret in secrets if secret and secret in text]
+    if not hidden:
+        return shlex.quote(text)
+    escaped = _escaped(text)
+    for secret in hidden:
+        escaped = escaped.replace(_escaped(secret), f"${{{secrets[secret]}}}")
+    return f'"{escaped}"'
+
+
+def hide_secrets(command: str, secrets: dict[str, str]) -> str:
+    """A shell command (Schemathesis' own repro) with every secret shown as its `${VAR}`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command if not any(s and s in command for s in secrets) else ""
+    return " ".join(_word(word, secrets) for word in words)
+
+
 def curl_for(request: Any, secrets: dict[str, str]) -> str:
     """A repro for a recorded request; secrets become `${BILLING_…}` variables, never literal text."""
     parts = ["curl", "-i", "-X", str(request.method), shlex.quote(str(request.uri))]
@@ -253,11 +280,7 @@ def curl_for(request: Any, secrets: dict[str, str]) -> str:
         if name.lower() in NOISE_HEADERS or name.lower().startswith("x-schemathesis"):
             continue
         for value in values if isinstance(values, list) else [values]:
-            header = f"{name}: {value}"
-            hidden = [s for s in secrets if s and s in header]
-            for secret in hidden:
-                header = header.replace(secret, f"${{{secrets[secret]}}}")
-            parts += ["-H", '"' + header.replace('"', '\\"') + '"' if hidden else shlex.quote(header)]
+            parts += ["-H", _word(f"{name}: {value}", secrets)]
     return " ".join(parts)
 
 
@@ -291,7 +314,8 @@ def run_schema_checks(
             elif isinstance(event, events.FatalError):
                 raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
     results, fingerprints = _results(api, tallies, config, transport.deadline_reached)
-    results += [_error_result(api, label, count, first) for label, (count, first) in sorted(errors.items())]
+    secrets = config.secrets()
+    results += [_error_result(api, label, n, first, secrets) for label, (n, first) in sorted(errors.items())]
     for result in results:
         progress(f"{api}: {result.check} on {result.operation} {result.status.value}")
     broken = {
@@ -302,7 +326,9 @@ def run_schema_checks(
     return SchemaRun(results, fingerprints, transport.deadline_reached, broken)
 
 
-def _error_result(api: str, label: str, count: int, event: events.NonFatalError) -> CheckResult:
+def _error_result(
+    api: str, label: str, count: int, event: events.NonFatalError, secrets: dict[str, str]
+) -> CheckResult:
     """Schemathesis could not test an operation (no response: timeout, dropped connection...): a finding."""
     info = event.info
     return CheckResult(
@@ -314,7 +340,7 @@ def _error_result(api: str, label: str, count: int, event: events.NonFatalError)
         f"{info.title} ({count} scenario(s) could not be tested)",
         expected=EXPECTATIONS[ERROR_CHECK],
         got=info.message.strip(),
-        curl=(info.code_sample or "").strip(),
+        curl=hide_secrets((info.code_sample or "").strip(), secrets),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from conformance import Status, SuiteConfig, SuiteReport, run_suite
 from conformance.cli import main
+from conformance.junit import to_xml
 from conformance.render import render
 from mock_server.testing import serve_in_thread
 from tests.doubles.mifumo_oss import TOKEN, make_app
@@ -142,3 +143,11 @@ def test_an_expired_token_is_a_usage_error(oss_url: str, capsys: pytest.CaptureF
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "rejected the Mifumo access token" in captured.err and "BILLING_BEARER_TOKEN" in captured.err
     assert '401 {"detail": "Given token not valid for any token type"' in captured.err
+
+
+def test_junit_shows_blocked_apart_from_skipped(report: SuiteReport) -> None:
+    root = to_xml(report).getroot()
+    kinds = [e.get("type") for e in root.iter("skipped")]
+    assert kinds.count("blocked") == 9 and kinds.count("skipped") == 3
+    failure = root.find(".//testcase[@name='mifumo_invalid_page']/failure")
+    assert failure is not None and failure.text and failure.text.count("reproduce: curl") == 3

@@ -32,7 +32,7 @@ from mock_server import MockConfig, create_app
 from mock_server.controls import ControlSettings
 from mock_server.testing import free_port, running_mock, serve_in_thread
 from tests.broken.asgi import Broken, Reply, Request
-from tests.support import suite_config
+from tests.support import MOCK_CREDENTIALS, suite_config
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -219,6 +219,13 @@ def test_closed_connections_are_findings_not_a_crash() -> None:
     others = [r for r in report.results if r.kind == "semantic" and r.status is not Status.FAILED]
     assert others and all(r.status is Status.BLOCKED for r in others)
     assert "RemoteProtocolError" not in render(report)
+    # Schemathesis' own repro for a case it could not test shows the secrets as the suite's variables.
+    errors = [r for r in report.failures if r.check == "schema_request_errors"]
+    secrets = [MOCK_CREDENTIALS.bearer_token, MOCK_CREDENTIALS.app_token, MOCK_CREDENTIALS.app_id]
+    assert not [r.curl for r in report.failures if any(secret in r.curl for secret in secrets)]
+    assert any("${BILLING_BEARER_TOKEN}" in r.curl for r in errors) and any(
+        "${BILLING_APP_TOKEN}" in r.curl for r in errors
+    )
     assert {r.operation for r in report.failures if r.check == "schema_request_errors"} >= {
         "GET /api/billing/history/",
         "GET /billing_statements",
