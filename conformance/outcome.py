@@ -8,6 +8,7 @@ readable page) is already reported broken by another check: one root cause, one 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,14 +18,24 @@ if TYPE_CHECKING:
     from conformance.http import Exchange
 
 
+def said(value: Any) -> str:
+    """A value as a report shows it: text as is, anything else as JSON (`null`, `["a"]`), never Python."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 class Failed(Exception):
     """The target broke a rule: what was expected, what came back, and the exchange that shows it."""
 
     def __init__(self, message: str, expected: Any = "", got: Any = "", exchange: Exchange | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.expected = str(expected)
-        self.got = str(got)
+        self.expected = said(expected)
+        self.got = said(got)
         self.exchange = exchange
         # Further distinct failures found by the same check after this one (see `Cases`).
         self.more: list[Failed] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from conformance.http import Exchange
-from conformance.outcome import Failed, Skipped, ensure
+from conformance.outcome import Cases, Failed, Skipped, ensure
 
 
 @dataclass
@@ -83,51 +83,49 @@ def full_walk(source: PageSource, first: Page, max_pages: int) -> Walk:
 
 def ensure_walk_integrity(result: Walk, page_size: int, key: Callable[[dict[str, Any]], Any]) -> None:
     """Every page but the last is full, the last is not over-full and not empty, no item appears twice,
-    the first page has no `previous` and the last no `next`."""
+    the first page has no `previous` and the last no `next`. Every distinct breach is reported."""
+    cases = Cases()
     seen: dict[Any, int] = {}
     for number, page in enumerate(result.pages, start=1):
         items = page.items()
-        is_last = number == len(result.pages)
-        if is_last:
-            ensure(
-                len(items) <= page_size and (len(items) >= 1 or number == 1),
-                "the last page should hold 1..page_size items",
-                f"1..{page_size}",
-                len(items),
-                page.exchange,
-            )
-        else:
-            ensure(
-                len(items) == page_size,
-                f"page {number} of the walk should be full",
-                page_size,
-                len(items),
-                page.exchange,
-            )
+        with cases.case():
+            if number == len(result.pages):
+                ensure(
+                    len(items) <= page_size and (len(items) >= 1 or number == 1),
+                    "the last page should hold 1..page_size items",
+                    f"1..{page_size}",
+                    len(items),
+                    page.exchange,
+                )
+            else:
+                ensure(
+                    len(items) == page_size,
+                    f"page {number} of the walk should be full",
+                    page_size,
+                    len(items),
+                    page.exchange,
+                )
         for item in items:
             ident = key(item)
+            with cases.case():
+                ensure(
+                    ident not in seen,
+                    "an item should appear on exactly one page",
+                    f"{ident} once",
+                    f"{ident} also on page {seen.get(ident)} and page {number}",
+                    page.exchange,
+                )
+            seen[ident] = number
+    for page, link, where in ((result.pages[0], "previous", "first"), (result.pages[-1], "next", "last")):
+        with cases.case():
             ensure(
-                ident not in seen,
-                "an item should appear on exactly one page",
-                f"{ident} once",
-                f"also on page {seen.get(ident)} and page {number}",
+                page.link(link) is None,
+                f"the {where} page should have no `{link}` link",
+                None,
+                page.link(link),
                 page.exchange,
             )
-            seen[ident] = number
-    ensure(
-        result.pages[0].link("previous") is None,
-        "the first page should have no `previous` link",
-        None,
-        result.pages[0].link("previous"),
-        result.pages[0].exchange,
-    )
-    ensure(
-        result.pages[-1].link("next") is None,
-        "the last page should have no `next` link",
-        None,
-        result.pages[-1].link("next"),
-        result.pages[-1].exchange,
-    )
+    cases.finish()
 
 
 def ensure_retraced(source: PageSource, forward: Walk, key: Callable[[dict[str, Any]], Any], max_pages: int) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
 import jsonschema_rs
@@ -310,7 +310,7 @@ def mifumo_links(exchange: ExchangeLike, page_size_default: int = 20) -> list[Vi
                     + ("have" if exists else "have no")
                     + f" `{name}` link",
                     f"page {number}" if exists else "null",
-                    str(link),
+                    str(link) if link is not None else "null",
                 )
             )
             continue
@@ -328,12 +328,13 @@ def mifumo_links(exchange: ExchangeLike, page_size_default: int = 20) -> list[Vi
         kept = all(got.get(k) == v for k, v in others.items())
         if got.get("page") != want_page or not kept:
             what = "no `page`" if number == 1 else f"page={number}"
+            want = {**others, **({"page": want_page} if want_page else {})}
             violations.append(
                 Violation(
                     "mifumo-links",
                     f"`{name}` should keep the request's other query parameters and carry {what}",
-                    {**others, **({"page": want_page} if want_page else {})},
-                    got,
+                    urlencode(want, doseq=True),
+                    urlencode(got, doseq=True),
                 )
             )
     return violations
@@ -350,8 +351,8 @@ def _mifumo_counts(page: int, size: int, count: int, held: int) -> list[Violatio
         Violation(
             "mifumo-count",
             f"page {page} in pages of {size} out of `count` {count} should hold {want} record(s)",
-            want,
-            held,
+            str(want),
+            str(held),
         )
     ]
 

@@ -100,7 +100,7 @@ def mifumo_pagination_integrity(ctx: CheckContext) -> None:
             page.body.get("count") == count,
             "`count` should be the same on every page",
             count,
-            repr(page.body.get("count")),
+            page.body.get("count"),
             page.exchange,
         )
 
@@ -224,7 +224,7 @@ def mifumo_filter_counts(ctx: CheckContext) -> None:
         sum(per_type.values()) == total,
         "the counts per `type` should add up to the unfiltered `count`",
         total,
-        f"{per_type} = {sum(per_type.values())}",
+        " + ".join(f"{kind} {n}" for kind, n in per_type.items()) + f" = {sum(per_type.values())}",
         ctx.client.last,
     )
 

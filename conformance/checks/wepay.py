@@ -95,7 +95,7 @@ def wepay_pagination_integrity(ctx: CheckContext) -> None:
         sorted(walked) == sorted(whole),
         "the pages together should hold exactly the whole collection",
         f"{len(whole)} statements",
-        f"{len(walked)} statements, missing {sorted(set(whole) - set(walked))[:5]}",
+        f"{len(walked)} statements, missing " + ", ".join(map(str, sorted(set(whole) - set(walked))[:5])),
         result.pages[-1].exchange,
     )
 
@@ -187,7 +187,7 @@ def _ensure_v3_error(
     if not names:
         return
     naming = [d for d in body["details"] if set(d["target"]) & set(names)]
-    found = [(d["target"], d["target_type"]) for d in body["details"]]
+    found = [{"target": d["target"], "target_type": d["target_type"]} for d in body["details"]]
     ensure(
         bool(naming) or not required,
         f"{why}: the details should name the field at fault",
@@ -269,18 +269,21 @@ def wepay_filter_account(ctx: CheckContext) -> None:
     if not owners:
         raise Skipped("no statement has an owning account: the filter matches nothing to inspect")
     total = 0
+    cases = Cases()
     for owner in owners:
         walked = _everything(ctx, {"account_id": owner})
         for page in walked.pages:
             for item in page.items():
-                ensure(
-                    _owner_id(item) == owner,
-                    f"`account_id={owner}` should return only its statements",
-                    owner,
-                    f"{item.get('id')} owned by {_owner_id(item)}",
-                    page.exchange,
-                )
+                with cases.case():
+                    ensure(
+                        _owner_id(item) == owner,
+                        f"`account_id={owner}` should return only its statements",
+                        owner,
+                        f"{item.get('id')} owned by {_owner_id(item)}",
+                        page.exchange,
+                    )
         total += len(walked.items())
+    cases.finish()
     ownerless = sum(1 for item in everything if _owner_id(item) is None)
     ensure(
         total + ownerless == len(everything),
@@ -298,18 +301,21 @@ def wepay_filter_currency(ctx: CheckContext) -> None:
     if not _everything(ctx).items():
         raise Skipped("the collection is empty: the filter matches nothing to inspect")
     matched = 0
+    cases = Cases()
     for currency in schema["enum"]:
         walked = _everything(ctx, {"currency": currency})
         for page in walked.pages:
             for item in page.items():
-                ensure(
-                    item.get("currency") == currency,
-                    f"`currency={currency}` should return only {currency}",
-                    currency,
-                    f"{item.get('id')}: {item.get('currency')}",
-                    page.exchange,
-                )
+                with cases.case():
+                    ensure(
+                        item.get("currency") == currency,
+                        f"`currency={currency}` should return only {currency}",
+                        currency,
+                        f"{item.get('id')}: {item.get('currency')}",
+                        page.exchange,
+                    )
         matched += len(walked.items())
+    cases.finish()
     whole = len(_everything(ctx).items())
     ensure(
         matched == whole,
