@@ -30,7 +30,7 @@ PAGE_CHECKS = {
     "mifumo_filter_counts",
     "mifumo_unknown_params_ignored",
 }
-PYTHON = re.compile(r"\b\w*(Error|Exception)\b|Traceback|\bNone\b|\bTrue\b|\bFalse\b|[[{(]'")
+PYTHON = re.compile(r"\b\w*(Error|Exception)\b|Traceback|\bNone\b|\bTrue\b|\bFalse\b|[\[{(]'")
 
 
 @pytest.fixture(scope="module")
