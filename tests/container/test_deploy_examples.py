@@ -177,9 +177,10 @@ def test_kubernetes_pod_is_configured_by_variables_the_mock_reads(
     assert args.port == IMAGE_PORT and args.seed is not None
 
     # The fixtures file is the ConfigMap's, mounted where BILLING_MOCK_FIXTURES points, and valid.
-    (mount,) = container["volumeMounts"]
-    (volume,) = (v for v in pod["volumes"] if v["name"] == mount["name"])
-    assert volume["configMap"]["name"] == kubernetes["ConfigMap"]["metadata"]["name"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert {mount["name"] for mount in container["volumeMounts"]} == set(volumes)
+    (mount,) = (mount for mount in container["volumeMounts"] if "configMap" in volumes[mount["name"]])
+    assert volumes[mount["name"]]["configMap"]["name"] == kubernetes["ConfigMap"]["metadata"]["name"]
     fixtures = Path(str(args.fixtures))
     assert fixtures.parent == Path(mount["mountPath"])
     data = kubernetes["ConfigMap"]["data"]
@@ -242,21 +243,27 @@ def replicas(
     read-only where it says, its user, a read-only root filesystem and no capabilities; one free port each."""
     pod, container = _pod(kubernetes)
     token = "replica-admin-token-" + os.urandom(8).hex()
-    (mount,) = container["volumeMounts"]
-    config_dir = tmp_path / "configmap"
-    config_dir.mkdir()
-    for key, text in kubernetes["ConfigMap"]["data"].items():
-        (config_dir / key).write_text(text, encoding="utf-8")
-    config_dir.chmod(0o755)
-    security = container["securityContext"]
     extra = [
-        "--volume", f"{config_dir}:{mount['mountPath']}:ro",
         "--user", f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}",
         "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
     ]  # fmt: skip
+    security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True and security["capabilities"]["drop"] == ["ALL"]
-    extra.append("--read-only")
+    extra += ["--read-only", "--read-only-tmpfs=false"]  # as Kubernetes does it: no writable /tmp of podman's
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            config_dir = tmp_path / mount["name"]
+            config_dir.mkdir()
+            for key, text in kubernetes["ConfigMap"]["data"].items():
+                (config_dir / key).write_text(text, encoding="utf-8")
+            config_dir.chmod(0o755)
+            extra += ["--volume", f"{config_dir}:{mount['mountPath']}:ro"]
+        else:
+            assert "emptyDir" in volume, volume
+            extra += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]  # an emptyDir is writable by all
     env = _pod_env(container, token)
     assert kubernetes["Deployment"]["spec"]["replicas"] == 2
     with (
