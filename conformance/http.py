@@ -5,12 +5,12 @@ replayed with `curl`."""
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from conformance import repro
 from conformance.pacing import Pacer
 
 
@@ -38,17 +38,7 @@ class Exchange:
 
     def curl(self, secrets: dict[str, str] | None = None) -> str:
         """A replayable command; configured secrets become `${ENV_VAR}` references, never literal text."""
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.headers.items():
-            header = f"{name}: {value}"
-            hidden = [secret for secret in (secrets or {}) if secret and secret in header]
-            if hidden:
-                for secret in hidden:
-                    header = header.replace(secret, f"${{{(secrets or {})[secret]}}}")
-                parts += ["-H", '"' + header.replace('"', '\\"') + '"']
-            else:
-                parts += ["-H", shlex.quote(header)]
-        return " ".join(parts)
+        return repro.curl(self.method, self.url, self.headers.items(), secrets or {})
 
     def summary(self) -> str:
         body = self.text if len(self.text) <= 300 else self.text[:300] + "..."

@@ -16,7 +16,6 @@ import contextlib
 import copy
 import hashlib
 import logging
-import shlex
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
 from billing_contract import TAGS, WEPAY, facts
 from billing_contract.spec import Spec
-from conformance import rules
+from conformance import repro, rules
 from conformance.config import SuiteConfig
 from conformance.pacing import DeadlineExceeded, Pacer
 from conformance.report import CheckResult, Status
@@ -246,42 +245,15 @@ class _Sent:
         return self._sent.get(name.lower())
 
 
-def _escaped(text: str) -> str:
-    """Text safe inside double quotes."""
-    for char in ("\\", '"', "`", "$"):
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def _word(text: str, secrets: dict[str, str]) -> str:
-    """One shell word; a secret in it becomes its `${VAR}` (double quotes, so the shell expands it)."""
-    hidden = [secret for secret in secrets if secret and secret in text]
-    if not hidden:
-        return shlex.quote(text)
-    escaped = _escaped(text)
-    for secret in hidden:
-        escaped = escaped.replace(_escaped(secret), f"${{{secrets[secret]}}}")
-    return f'"{escaped}"'
-
-
-def hide_secrets(command: str, secrets: dict[str, str]) -> str:
-    """A shell command (Schemathesis' own repro) with every secret shown as its `${VAR}`."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return command if not any(s and s in command for s in secrets) else ""
-    return " ".join(_word(word, secrets) for word in words)
-
-
 def curl_for(request: Any, secrets: dict[str, str]) -> str:
-    """A repro for a recorded request; secrets become `${BILLING_…}` variables, never literal text."""
-    parts = ["curl", "-i", "-X", str(request.method), shlex.quote(str(request.uri))]
-    for name, values in request.headers.items():
-        if name.lower() in NOISE_HEADERS or name.lower().startswith("x-schemathesis"):
-            continue
-        for value in values if isinstance(values, list) else [values]:
-            parts += ["-H", _word(f"{name}: {value}", secrets)]
-    return " ".join(parts)
+    """A repro for a recorded request (the headers that say nothing about the case left out)."""
+    headers = [
+        (name, value)
+        for name, values in request.headers.items()
+        if name.lower() not in NOISE_HEADERS and not name.lower().startswith("x-schemathesis")
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    return repro.curl(str(request.method), str(request.uri), headers, secrets)
 
 
 def run_schema_checks(
@@ -340,7 +312,7 @@ def _error_result(
         f"{info.title} ({count} scenario(s) could not be tested)",
         expected=EXPECTATIONS[ERROR_CHECK],
         got=info.message.strip(),
-        curl=hide_secrets((info.code_sample or "").strip(), secrets),
+        curl=repro.hide_secrets((info.code_sample or "").strip(), secrets),
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, facts
 from billing_contract.spec import Spec, load_spec
-from conformance import rules
+from conformance import repro, rules
 from mock_server.testing import RunningMock
 
 HISTORY = "http://api.test/api/billing/history/"
@@ -190,3 +190,28 @@ def test_the_fast_validity_check_agrees_with_jsonschema(spec: Spec, mock: Runnin
             assert rules._valid(schema, body) == slow, body
             checked += 1
     assert checked > 150
+
+
+def test_repro_commands_show_secrets_as_variables_that_the_shell_expands() -> None:
+    secret = 'to$k"en`1'
+    secrets = {secret: "BILLING_BEARER_TOKEN", "a": "BILLING_APP_ID"}
+    command = repro.curl(
+        "GET", "http://h/x?a=1&b=$c", [("Authorization", f"Bearer {secret}"), ("App-Id", "a")], secrets
+    )
+    assert secret not in command and "${BILLING_BEARER_TOKEN}" in command
+    assert "App-Id: ${BILLING_APP_ID}" in command  # the header's name is not rewritten by a short secret
+    env = {"BILLING_BEARER_TOKEN": secret, "BILLING_APP_ID": "a", "PATH": "/usr/bin:/bin"}
+    words = subprocess.run(["bash", "-c", f"printf '%s\\n' {command[len('curl ') :]}"], env=env,
+                           capture_output=True, text=True, timeout=10).stdout.splitlines()  # fmt: skip
+    assert words == [
+        "-i",
+        "-X",
+        "GET",
+        "http://h/x?a=1&b=$c",
+        "-H",
+        f"Authorization: Bearer {secret}",
+        "-H",
+        "App-Id: a",
+    ]
+    st_sample = f"curl -X GET -H 'Authorization: Bearer {secret.replace(chr(39), '')}' 'http://h/'"
+    assert "${BILLING_BEARER_TOKEN}" in repro.hide_secrets(st_sample, secrets)
