@@ -151,3 +151,12 @@ def test_junit_shows_blocked_apart_from_skipped(report: SuiteReport) -> None:
     assert kinds.count("blocked") == 9 and kinds.count("skipped") == 3
     failure = root.find(".//testcase[@name='mifumo_invalid_page']/failure")
     assert failure is not None and failure.text and failure.text.count("reproduce: curl") == 3
+
+
+def test_without_schemathesis_the_page_shape_check_reports_the_root_cause(oss_url: str) -> None:
+    report = run_suite(SuiteConfig(mifumo_url=oss_url, bearer_token=TOKEN, schema_checks=False))
+    shape = report.result("GET /api/billing/history/", "mifumo_page_shape")
+    assert shape.status is Status.FAILED and "`count` is missing" in shape.got and "`data`, `success`" in shape.got
+    blocked = {r.check: r.blocked_by for r in report.results if r.status is Status.BLOCKED}
+    assert set(blocked) == PAGE_CHECKS - {"mifumo_page_shape"}
+    assert set(blocked.values()) == {"mifumo_page_shape"}
