@@ -41,7 +41,7 @@ class Exchange:
         return repro.curl(self.method, self.url, self.headers.items(), secrets or {})
 
     def summary(self) -> str:
-        body = self.text if len(self.text) <= 300 else self.text[:300] + "..."
+        body = self.text if len(self.text) <= 160 else self.text[:160] + "..."
         return f"HTTP {self.status}: {body}"
 
 

@@ -31,6 +31,11 @@ def _scores(report: SuiteReport) -> list[str]:
     return lines
 
 
+def _indented(text: str, width: int) -> str:
+    """Continuation lines of a multi-line message (Schemathesis' own) under its first line."""
+    return text.strip().replace("\n", "\n" + " " * width)
+
+
 def render(report: SuiteReport) -> str:
     lines = ["", "Results per API", *_table("api", report.counts("api"))]
     lines += ["", "Results per check", *_table("check", report.counts("check"))]
@@ -50,9 +55,9 @@ def render(report: SuiteReport) -> str:
             lines += [
                 "",
                 f"FAILURE {number}: {failure.check} on {failure.operation} ({failure.kind})",
-                f"  {finding.message}",
-                f"  expected: {finding.expected}",
-                f"  got:      {finding.got}",
+                f"  {_indented(finding.message, 2)}",
+                f"  expected: {_indented(finding.expected, 12)}",
+                f"  got:      {_indented(finding.got, 12)}",
                 f"  reproduce: {finding.curl}",
             ]
     if report.deadline_reached:

@@ -72,28 +72,37 @@ def shown(text: str) -> str:
 
 
 def _where(path: Any) -> str:
+    """`$.results[0].amount: ` for a nested value, nothing for the body itself."""
     parts = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-    return f"`${parts}`" if parts else "the body"
+    return f"`${parts}`: " if parts else ""
+
+
+def _json(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
-    """One schema error in words: where, and what is wrong there."""
-    where = _where(error.absolute_path)
+    """One schema error in words (JSON values, never Python's): where, and what is wrong there."""
+    where, value, rule = _where(error.absolute_path), _json(error.instance), error.validator_value
     if error.validator == "required":
-        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
-        return f"{where}: required field `{missing}` is missing"
+        missing = str(error.message).split("'")[1] if "'" in error.message else str(rule)
+        return f"{where}required field `{missing}` is missing"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"{where}: undocumented field(s) {', '.join(f'`{e}`' for e in extra)}"
+        return f"{where}undocumented field(s) {', '.join(f'`{e}`' for e in extra)}"
     if error.validator == "type":
-        return f"{where}: {json.dumps(error.instance)[:60]} is not of type {error.validator_value}"
+        kinds = " or ".join(rule) if isinstance(rule, list) else rule
+        return f"{where}{value} is not of type {kinds}"
     if error.validator == "enum":
-        return f"{where}: {json.dumps(error.instance)[:60]} is not one of {error.validator_value}"
+        return f"{where}{value} is not one of {_json(rule)}"
     if error.validator == "format":
-        return f"{where}: {json.dumps(error.instance)[:80]} is not a valid {error.validator_value}"
+        return f"{where}{value} is not a valid {rule}"
     if error.validator == "pattern":
-        return f"{where}: {json.dumps(error.instance)[:80]} does not match {error.validator_value}"
-    return f"{where}: {error.message[:160]}"
+        return f"{where}{value} does not match {rule}"
+    if error.validator in ("oneOf", "anyOf"):
+        return f"{where}{value} matches none of the documented forms"
+    return f"{where}{value} breaks `{error.validator}: {_json(rule)}`"
 
 
 FORMATS = jsonschema.FormatChecker(formats=())
