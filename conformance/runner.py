@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
@@ -115,7 +116,18 @@ def _unreadable(ctx: CheckContext) -> Failed:
     return Failed("the response could not be read as documented", "a body shaped as the contract says", got, exchange)
 
 
-def run_semantic_check(item: SemanticCheck, ctx: CheckContext, transport_blocker: str | None) -> CheckResult:
+@dataclass
+class NoResponse:
+    """The first check of an API that got no complete response (timeout, closed connection): later checks
+    getting none are blocked by it, so one unresponsive target is one failure."""
+
+    first: str | None = None
+
+
+def run_semantic_check(
+    item: SemanticCheck, ctx: CheckContext, no_response_seen: NoResponse | None = None
+) -> CheckResult:
+    no_response_seen = no_response_seen or NoResponse()
     started = time.monotonic()
     base = {"api": item.api, "operation": item.operation, "check": item.name}
 
@@ -136,8 +148,10 @@ def run_semantic_check(item: SemanticCheck, ctx: CheckContext, transport_blocker
         if isinstance(exc, httpx.TimeoutException) and ctx.client.pacer.expired():
             return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)  # cut by the deadline: undecided
         what = no_response(exc, ctx.client.timeout)
-        if transport_blocker:
-            return result(Status.BLOCKED, f"blocked by {transport_blocker}: {what}", blocked_by=transport_blocker)
+        if no_response_seen.first:
+            first = no_response_seen.first
+            return result(Status.BLOCKED, f"blocked by {first}: {what}", blocked_by=first)
+        no_response_seen.first = item.name
         timed_out = isinstance(exc, httpx.TimeoutException)
         message = f"no response within {ctx.client.timeout:g}s (--timeout)" if timed_out else f"request failed: {what}"
         return _failed(item, ctx, started, Failed(message, "a complete HTTP response", what))
@@ -148,7 +162,7 @@ def run_semantic_check(item: SemanticCheck, ctx: CheckContext, transport_blocker
 
 
 def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, say: Progress) -> None:
-    transport_blocker: str | None = None
+    no_response_seen = NoResponse()
     for item in checks_for(api):
         if item.name in config.exclude_checks:
             continue
@@ -158,11 +172,9 @@ def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: Su
                 item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
             )
         else:
-            result = run_semantic_check(item, ctx, transport_blocker)
+            result = run_semantic_check(item, ctx, no_response_seen)
         if result.cut_by_deadline:
             report.deadline_reached = True
-        if result.status is Status.FAILED and result.message.startswith(("no response within", "request failed:")):
-            transport_blocker = transport_blocker or item.name
         say(f"{api}: {item.name} {result.status.value}")
         report.results.append(result)
 
