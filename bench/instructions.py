@@ -104,21 +104,21 @@ def _deep_cursor(app, client: InProcessClient, case: Case) -> str:
     """A cursor for `case`'s page size and filters whose page is the last one of the collection."""
     from mock_server.pagination import CursorState
 
-    codec = app.handlers.codec
+    codec = app.serving.codec
     state = codec.decode(_next_cursor(client, case))
     filters = dict(state.filters)
-    total = len(app.handlers.data.statements.view(filters["account_id"] or None, filters["currency"]))
+    total = len(app.serving.data.statements.view(filters["account_id"] or None, filters["currency"]))
     return codec.encode(CursorState(max(0, total - state.page_size), state.page_size, state.filters))
 
 
 def child_cases(app, client: InProcessClient) -> list[Case]:
-    history = app.handlers.data.history
+    history = app.serving.data.history
     mifumo, wepay = _encoded(h.mifumo_headers()), _encoded(h.wepay_headers())
     last = -(-len(history.view(None)) // 20)
     last_usage = -(-len(history.view("usage")) // 20)
     owner = max(
-        {s["owner"]["id"] for s in app.handlers.data.dataset.statements if s["owner"]},
-        key=lambda account: len(app.handlers.data.statements.view(account, "USD")),
+        {s["owner"]["id"] for s in app.serving.data.dataset.statements if s["owner"]},
+        key=lambda account: len(app.serving.data.statements.view(account, "USD")),
     )
     cases = [
         Case("Mifumo page 1", h.MIFUMO, "page_size=20", mifumo),

@@ -1,50 +1,38 @@
-"""The tooling API under `/__mock/` (documented in `specs/mock-admin.yaml`, apart from the contract)."""
+"""The tooling API under `/__mock/` (documented in `specs/mock-admin.yaml`, apart from the contract).
+
+It acts on what it is given and nothing more: the serving state (the dataset and cursor codec, which
+it alone changes), the request log, and who may use its guarded routes."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-import math
 import os
 import re
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import orjson
 import yaml
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from billing_contract.documents import ADMIN_SPEC_PATH
-from billing_contract.spec import Spec
-from fixtures import FixturesError, generate_dataset
-from fixtures.dataset import parse_document
-from mock_server.controls import fault_of
-from mock_server.cors import origin_regex, request_headers
+from fixtures import FixturesError
+from mock_server.config import MockConfig
+from mock_server.cors import origin_regex
+from mock_server.pipeline.request_log import RequestLog
 from mock_server.security import same_secret
-
-if TYPE_CHECKING:
-    from mock_server.app import MockApp
+from mock_server.serving import ServingState
 
 PREFIX = "/__mock"
+JSON = "application/json"
 
 MAX_BODY = 256 * 1024 * 1024
-LOG_SIZE = 10_000
 
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when built with it
-MASK = "***"
-
-
-class Entries(Protocol):
-    """Where the request log keeps its entries: a deque in this process, or a file shared by workers."""
-
-    def append(self, entry: dict[str, Any]) -> None: ...
-    def clear(self) -> None: ...
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
 
 
 # Routes that change what the mock serves, or read what clients sent (their credentials included).
@@ -120,77 +108,6 @@ class AdminGuard:
         return "open on loopback (--admin-token to require a token)"
 
 
-class RequestLog:
-    """What the contract routes received, so a client's test can assert what its code sent: when, how
-    long the answer took, its status (null when a fault sent none), which fault, and the headers the
-    contract reads, secrets masked."""
-
-    def __init__(
-        self,
-        headers: Iterable[str] = (),
-        secrets: Iterable[str] = (),
-        size: int = LOG_SIZE,
-        entries: Entries | None = None,
-    ) -> None:
-        # In this process, or in a file every worker shares (mock_server.shared_state).
-        self.entries: Entries = deque(maxlen=size) if entries is None else entries
-        self.headers = {name.lower().encode("latin-1"): name for name in headers}
-        self.secrets = frozenset(name.lower() for name in secrets)
-
-    @classmethod
-    def for_spec(cls, spec: Spec, entries: Entries | None = None) -> RequestLog:
-        facts = spec.facts
-        return cls(request_headers(spec), ("Authorization", facts.credential_headers[-1]), entries=entries)
-
-    @staticmethod
-    def clock() -> float:
-        return time.perf_counter()
-
-    def _header_values(self, scope: Scope) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for key, value in scope.get("headers", []):
-            name = self.headers.get(key)  # ASGI header names are lower-case
-            if name is not None:
-                found[name] = self._masked(name, value.decode("latin-1"))
-        return found
-
-    def _masked(self, name: str, value: str) -> str:
-        if name.lower() not in self.secrets:
-            return value
-        if name.lower() == "authorization":  # the scheme word matters to the API (it must be `Bearer`)
-            scheme, _, rest = value.partition(" ")
-            return f"{scheme} {MASK}" if rest else MASK
-        return MASK
-
-    def add(self, scope: Scope, status: int, started: float | None = None) -> None:
-        duration = 0.0 if started is None else self.clock() - started
-        self.entries.append(
-            {
-                "time": _iso(time.time() - duration),
-                "method": scope["method"],
-                "path": scope["path"],
-                "query": scope.get("query_string", b"").decode("latin-1"),
-                "headers": self._header_values(scope),
-                "status": status or None,
-                "duration_ms": round(duration * 1000, 2),
-                "fault": fault_of(scope),
-            }
-        )
-
-
-@functools.lru_cache(maxsize=4)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def _iso(timestamp: float) -> str:
-    """UTC, milliseconds, `Z`: formatted once per second, since every request is logged."""
-    fraction, whole = math.modf(timestamp)
-    micros = round(fraction * 1_000_000)  # rounded to the microsecond first, as datetime does
-    seconds = int(whole) + micros // 1_000_000
-    return f"{_second(seconds)}.{micros % 1_000_000 // 1000:03d}Z"
-
-
 @dataclass(frozen=True)
 class AdminRequest:
     body: bytes
@@ -201,9 +118,10 @@ Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 
 
 class AdminApi:
-    def __init__(self, mock: MockApp) -> None:
-        self.mock = mock
-        config = mock.state.config
+    def __init__(self, serving: ServingState, log: RequestLog, config: MockConfig) -> None:
+        self.serving = serving
+        self.log = log
+        self.defaults = (config.seed, config.size)  # what a reset regenerates unless told otherwise
         self.guard = AdminGuard(config.admin_token, config.host, config.cors_origins)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): self.health,
@@ -219,22 +137,19 @@ class AdminApi:
         return 200, {"status": "ok", "pid": os.getpid()}
 
     async def dataset(self, _: AdminRequest) -> tuple[int, Any]:
-        return 200, self.mock.state.summary()
+        return 200, self.serving.summary()
 
     async def load_dataset(self, request: AdminRequest) -> tuple[int, Any]:
         document = _document(request.body, request.content_type)
         try:
-            dataset = parse_document(document, "request body", self.mock.state.spec)
+            self.serving.load_document(document, "request body")
         except FixturesError as exc:
             raise AdminError(400, str(exc)) from None
-        self.mock.swap_dataset(dataset)
-        if self.mock.shared_dataset is not None:  # every worker serves it from its next request on
-            self.mock.shared_dataset.publish_document(document)
-        return 200, self.mock.state.summary()
+        return 200, self.serving.summary()
 
     async def reset_dataset(self, request: AdminRequest) -> tuple[int, Any]:
         options = _json(request.body) if request.body.strip() else {}
-        config = self.mock.state.config
+        seed, size = self.defaults
         allowed = {"seed", "records", "statements", "accounts"}
         if not isinstance(options, dict) or set(options) - allowed:
             raise AdminError(400, f"body must be an object with only: {', '.join(sorted(allowed))}")
@@ -243,28 +158,26 @@ class AdminApi:
         sizes = {k: v for k, v in options.items() if k != "seed"}
         if any(v < 0 for v in sizes.values()) or sizes.get("accounts", 1) < 1:
             raise AdminError(400, "sizes must be >= 0 and accounts >= 1")
-        seed = options.get("seed", config.seed)
-        size = replace(config.size, **sizes)
-        self.mock.swap_dataset(generate_dataset(seed, size, self.mock.state.spec))
-        if self.mock.shared_dataset is not None:
-            self.mock.shared_dataset.publish_generated(seed, size)
-        return 200, self.mock.state.summary()
+        self.serving.regenerate(options.get("seed", seed), replace(size, **sizes))
+        return 200, self.serving.summary()
 
     async def requests(self, _: AdminRequest) -> tuple[int, Any]:
-        return 200, {"requests": list(self.mock.request_log.entries)}
+        return 200, {"requests": list(self.log.entries)}
 
     async def clear_requests(self, _: AdminRequest) -> tuple[int, Any]:
-        self.mock.request_log.entries.clear()
+        self.log.entries.clear()
         return 204, None
 
     async def openapi(self, _: AdminRequest) -> tuple[int, Any]:
         return 200, yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (await self._response(scope, receive))(scope, receive, send)
+
+    async def _response(self, scope: Scope, receive: Receive) -> Response:
         path = scope["path"][len(PREFIX) :]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         handler = self.routes.get((method, path))
-        extra: dict[str, str] = {}
         try:
             if handler is None:
                 known = sorted(m for m, p in self.routes if p == path)
@@ -275,14 +188,10 @@ class AdminApi:
             request = AdminRequest(await _read_body(receive), received.get(b"content-type", ""))
             status, body = await handler(request)
         except AdminError as exc:
-            status, body, extra = exc.status, {"detail": exc.detail}, exc.headers
-        payload = b"" if body is None else orjson.dumps(body)
-        headers = [(b"content-length", str(len(payload)).encode())]
-        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
-        if body is not None:
-            headers.append((b"content-type", b"application/json"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else payload})
+            return Response(orjson.dumps({"detail": exc.detail}), exc.status, exc.headers, JSON)
+        if body is None:
+            return Response(status_code=status)
+        return Response(orjson.dumps(body), status, media_type=JSON)
 
 
 def _json(body: bytes) -> Any:

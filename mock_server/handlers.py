@@ -19,8 +19,8 @@ from starlette.types import Scope
 from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.connexion_fastpath import resolved_query
 from mock_server.errors import ApiProblem, FieldError, Kind, Reason
-from mock_server.pagination import CursorCodec, CursorState, InvalidCursor, Window, page_link, page_number_window
-from mock_server.store import ServingData
+from mock_server.pagination import CursorState, InvalidCursor, Window, page_link, page_number_window
+from mock_server.serving import ServingState
 
 JSON = "application/json"
 _NULL = b"null"
@@ -60,19 +60,17 @@ class Handlers:
 
     def __init__(
         self,
-        data: ServingData,
-        codec: CursorCodec,
+        serving: ServingState,
         collection_path: str,
         cursor_param: str,
         cursor_excludes: tuple[str, ...],
         list_defaults: tuple[int, str],
     ) -> None:
-        self.data = data
+        self.serving = serving  # the dataset and the cursor codec, read per request (a swap replaces them)
         # The statement list's page size and currency when absent: the spec's `x-server-default`s, not
         # schema defaults (connexion would fill those in, and generated clients would send them).
         self.default_page_size, self.default_currency = list_defaults
         self.collection_path = collection_path
-        self.codec = codec
         self.cursor_param = cursor_param
         self.cursor_excludes = cursor_excludes
         self._by_operation_id: dict[str, Callable[..., Any]] = {
@@ -92,7 +90,7 @@ class Handlers:
     async def get_billing_history(
         self, request_scope: Scope, page: int = 1, page_size: int = 20, type: str | None = None
     ) -> Response:
-        view = self.data.history.view(type)
+        view = self.serving.data.history.view(type)
         window = page_number_window(page, page_size, len(view))
         if window is None:
             raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
@@ -134,7 +132,7 @@ class Handlers:
             currency = currency or self.default_currency
             state = CursorState(0, size, (("account_id", account_id or ""), ("currency", currency)))
         filters = dict(state.filters)
-        view = self.data.statements.view(
+        view = self.serving.data.statements.view(
             filters.get("account_id") or None, filters.get("currency", self.default_currency)
         )
         window = Window(state.offset, state.page_size, len(view))
@@ -166,18 +164,18 @@ class Handlers:
         if conflicts:
             raise ApiProblem(Kind.INVALID_REQUEST, conflicts)
         try:
-            return self.codec.decode(token)
+            return self.serving.codec.decode(token)
         except InvalidCursor:
             raise ApiProblem(
                 Kind.INVALID_REQUEST, (FieldError("query", self.cursor_param, Reason.INVALID_CURSOR, token),)
             ) from None
 
     def _cursor_link(self, state: CursorState, offset: int) -> str:
-        token = self.codec.encode(CursorState(offset, state.page_size, state.filters))
+        token = self.serving.codec.encode(CursorState(offset, state.page_size, state.filters))
         return f"{self.collection_path}?{self.cursor_param}={token}"
 
     async def get_billing_statement(self, request_scope: Scope, id: str) -> Response:
-        encoded = self.data.statements.by_id.get(id)
+        encoded = self.serving.data.statements.by_id.get(id)
         if encoded is None:
             raise ApiProblem(Kind.NOT_FOUND, resource_param="id", detail=id)
         return Response(encoded[_header(request_scope, b"api-version")], media_type=JSON)

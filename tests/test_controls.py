@@ -10,7 +10,9 @@ import pytest
 
 from fixtures import DatasetSize, generate_dataset
 from mock_server import MockConfig
-from mock_server.controls import ControlSettings, Throttle, parse_prefer
+from mock_server.controls import ControlSettings
+from mock_server.pipeline.preferences import parse_prefer
+from mock_server.pipeline.throttle import Throttle
 from mock_server.testing import RunningMock
 
 HISTORY = "/api/billing/history/"

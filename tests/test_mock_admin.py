@@ -216,6 +216,6 @@ def test_with_cors_off_only_the_mocks_own_pages_may(billing_mock: RunningMock) -
 
 @pytest.mark.parametrize("timestamp", [0.0, 1764547200.0, 1764547200.0004999, 1764547200.9995, 1764547199.9999996, 4e9])
 def test_log_times_are_formatted_as_datetime_would(timestamp: float) -> None:
-    from mock_server.admin import _iso
+    from mock_server.pipeline.request_log import _iso
 
     assert _iso(timestamp) == datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"

@@ -8,7 +8,7 @@ import pytest
 from fixtures import DatasetSize
 from mock_server import MockConfig
 from mock_server.controls import ControlSettings
-from mock_server.replay import ReplayCache
+from mock_server.pipeline.replay import ReplayCache
 from mock_server.testing import RunningMock
 
 HISTORY = "/api/billing/history/?page_size=2"
@@ -30,7 +30,7 @@ def test_key_reads_only_the_headers_the_contract_reads() -> None:
 
 
 def test_cache_is_bounded_in_bytes() -> None:
-    from mock_server.replay import Answer
+    from mock_server.pipeline.replay import Answer
 
     cache = ReplayCache([], max_bytes=1000, max_answer=600)
     for index in range(10):

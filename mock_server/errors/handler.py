@@ -13,6 +13,8 @@ import orjson
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Scope
 
 from billing_contract.facts import MIFUMO, TAGS, WEPAY
 from billing_contract.spec import Spec
@@ -80,6 +82,12 @@ class ErrorRenderer:
     def render(self, path: str, method: str, headers: Mapping[str, str], exc: Exception) -> ErrorResponse:
         tag, envelope = self.envelope_for(path)
         return envelope.render(self.to_problem(exc, tag, headers), method)
+
+    def response(self, scope: Scope, problem: ApiProblem) -> Response:
+        """A problem found outside connexion (a bad `Prefer`, an undocumented path), as a response."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        rendered = self.render(scope["path"], scope["method"], headers, problem)
+        return Response(orjson.dumps(rendered.body), rendered.status, rendered.headers, "application/json")
 
     async def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         rendered = self.render(request.url.path, request.method, request.headers, exc)

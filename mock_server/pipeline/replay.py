@@ -4,18 +4,21 @@ With no latency, error rate or throttle configured, an answer is a pure function
 the request: the method, path, query string and the headers the contract reads (credentials,
 `Api-Version`, `Unique-Key`, and `Host`, which Mifumo's links embed). The first such request goes
 through connexion, which decides the answer; identical ones replay it. Bounded in bytes, least
-recently used first out, and cleared whenever the dataset changes.
+recently used first out; the dataset's generation is part of the key, so a dataset change retires
+every answer of the old one.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Key = tuple[str, str, bytes, tuple[tuple[bytes, bytes], ...]]
+from mock_server.pipeline.scope import NO_PREFERENCE, preference_of
+
+Key = tuple[int, str, str, bytes, tuple[tuple[bytes, bytes], ...]]
 # A request with a body, or one choosing its answer, is never replayed.
 _UNCACHEABLE = (b"prefer", b"transfer-encoding")
 
@@ -40,7 +43,7 @@ class ReplayCache:
         self._answers: OrderedDict[Key, Answer] = OrderedDict()
         self._bytes = 0
 
-    def key(self, scope: Scope) -> Key | None:
+    def key(self, scope: Scope, generation: int = 0) -> Key | None:
         relevant = []
         for name, value in scope["headers"]:
             if name in _UNCACHEABLE or (name == b"content-length" and value != b"0"):
@@ -48,7 +51,7 @@ class ReplayCache:
             if name in self.header_names:
                 relevant.append((name, value))
         relevant.sort(key=lambda item: item[0])  # stable: repeated headers keep their order
-        return scope["method"], scope["path"], scope.get("query_string", b""), tuple(relevant)
+        return generation, scope["method"], scope["path"], scope.get("query_string", b""), tuple(relevant)
 
     def clear(self) -> None:
         self._answers.clear()
@@ -63,8 +66,8 @@ class ReplayCache:
             _, evicted = self._answers.popitem(last=False)
             self._bytes -= evicted.size
 
-    async def serve(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        key = self.key(scope)
+    async def serve(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, generation: int = 0) -> None:
+        key = self.key(scope, generation)
         if key is None:
             await app(scope, receive, send)
             return
@@ -92,3 +95,18 @@ def _copy(message: Message) -> Message:
     if "headers" not in message:
         return dict(message)
     return {**message, "headers": list(message["headers"])}
+
+
+class Replay:
+    """The pipeline stage: identical requests of the same dataset get the first one's answer."""
+
+    def __init__(self, app: ASGIApp, cache: ReplayCache, generation: Callable[[], int]) -> None:
+        self.app = app
+        self.cache = cache
+        self.generation = generation
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if preference_of(scope) is not NO_PREFERENCE:  # a chosen answer is never remembered
+            await self.app(scope, receive, send)
+            return
+        await self.cache.serve(self.app, scope, receive, send, self.generation())
