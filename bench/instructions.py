@@ -102,7 +102,7 @@ def _next_cursor(client: InProcessClient, case: Case) -> str:
 
 def _deep_cursor(app, client: InProcessClient, case: Case) -> str:
     """A cursor for `case`'s page size and filters whose page is the last one of the collection."""
-    from mock_server.pagination import CursorState
+    from mock_server.cursors import CursorState
 
     codec = app.serving.codec
     state = codec.decode(_next_cursor(client, case))

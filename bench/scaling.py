@@ -32,7 +32,7 @@ class Case:
 
 def _deep_cursor(client: httpx.Client, base: str, query: str) -> str | None:
     """A cursor (for the page size and filters of `query`'s first page) whose page is the last one."""
-    from mock_server.pagination import CursorCodec, CursorState, InvalidCursor
+    from mock_server.cursors import CursorCodec, CursorState, InvalidCursor
 
     first = client.get(f"{base}{h.WEPAY}{query}", headers=h.wepay_headers()).json()
     if first["next"] is None:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from billing_contract.documents import ADMIN_SPEC_PATH
+from billing_contract.spec import Spec
 from fixtures import FixturesError
 from mock_server.config import MockConfig
 from mock_server.cors import origin_regex
@@ -169,7 +170,7 @@ class AdminApi:
         return 204, None
 
     async def openapi(self, _: AdminRequest) -> tuple[int, Any]:
-        return 200, yaml.safe_load(ADMIN_SPEC_PATH.read_text(encoding="utf-8"))
+        return 200, Spec.load(ADMIN_SPEC_PATH).document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await (await self._response(scope, receive))(scope, receive, send)

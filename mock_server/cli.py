@@ -35,8 +35,9 @@ EXIT_USAGE = 2
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-class UsageError(Exception):
-    """A configuration problem reported as one line, exit status 2."""
+class ConfigurationError(Exception):
+    """A flag, variable, file or port billing-mock cannot start with: one line, exit status 2. (The
+    suite's `conformance.UsageError` is its own: the two command lines share nothing.)"""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -50,7 +51,8 @@ def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
     try:
         return kind(raw)
     except ValueError:
-        raise UsageError(f"{ENV_PREFIX}{name.upper().replace('-', '_')} must be a number, got {raw!r}") from None
+        variable = ENV_PREFIX + name.upper().replace("-", "_")
+        raise ConfigurationError(f"{variable} must be a number, got {raw!r}") from None
 
 
 def _int(name: str, default: int) -> int:
@@ -63,7 +65,7 @@ def _switch(name: str) -> bool:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise UsageError(message)
+        raise ConfigurationError(message)
 
 
 def _flag(parser: argparse.ArgumentParser, flag: str, text: str, shown_default: object, **kwargs: Any) -> None:
@@ -207,16 +209,16 @@ def credentials_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     for name in ("records", "statements", "accounts"):
         if getattr(args, name) < 0:
-            raise UsageError(f"--{name} must be >= 0")
+            raise ConfigurationError(f"--{name} must be >= 0")
     _check_credentials(args)
     if args.admin_token is not None:
         _check_token("--admin-token", args.admin_token)
     if not 0.0 <= args.error_rate <= 1.0:
-        raise UsageError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
+        raise ConfigurationError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
     try:
         latency = parse_latency(args.latency) if args.latency else None
     except ValueError as exc:
-        raise UsageError(f"--latency: {exc}") from None
+        raise ConfigurationError(f"--latency: {exc}") from None
     origins = (
         None
         if args.cors_origins.strip().lower() == "none"
@@ -239,7 +241,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
 
 def _check_token(flag: str, value: str) -> None:
     if not value or not value.isprintable() or any(c.isspace() for c in value):
-        raise UsageError(f"{flag} must be a non-empty value without spaces")
+        raise ConfigurationError(f"{flag} must be a non-empty value without spaces")
 
 
 def _check_credentials(args: argparse.Namespace) -> None:
@@ -315,7 +317,7 @@ def _check_port(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
-            raise UsageError(f"port {port} on {host} {reason}") from None
+            raise ConfigurationError(f"port {port} on {host} {reason}") from None
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -347,7 +349,7 @@ def _export(args: argparse.Namespace) -> None:
 def _build(config: MockConfig) -> MockApp:
     try:
         return create_app(config)
-    except (FixturesError, SpecError, UsageError):
+    except (FixturesError, SpecError, ConfigurationError):
         raise
     except Exception as exc:  # a spec connexion or the mock cannot serve: one line, not a traceback
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
@@ -369,11 +371,11 @@ def serve(argv: Sequence[str]) -> int:
     _stop_on_sigterm()
     args = serve_parser().parse_args(argv)
     if not 0 < args.port < 65536:
-        raise UsageError(f"--port must be 1..65535, got {args.port}")
+        raise ConfigurationError(f"--port must be 1..65535, got {args.port}")
     if args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+        raise ConfigurationError(f"--workers must be >= 1, got {args.workers}")
     if args.reload and args.workers > 1:
-        raise UsageError("--reload serves from one process: drop --workers")
+        raise ConfigurationError("--reload serves from one process: drop --workers")
     config = config_from_args(args)
     app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
@@ -390,7 +392,7 @@ def serve(argv: Sequence[str]) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if args.reload:
-        reloading = ReloadingApp(app, lambda: _build(config), watched, (FixturesError, SpecError, UsageError))
+        reloading = ReloadingApp(app, lambda: _build(config), watched, (FixturesError, SpecError, ConfigurationError))
         uvicorn.run(reloading, lifespan="on", **common)
     elif args.workers == 1:
         uvicorn.run(app, lifespan="off", **common)
@@ -435,14 +437,14 @@ def run(argv: Sequence[str]) -> int:
 
         return proxy(argv[1:])
     if argv[:1] == ["fixtures"]:
-        raise UsageError("usage: billing-mock fixtures dump [--seed N] [--format json|yaml] [--output PATH]")
+        raise ConfigurationError("usage: billing-mock fixtures dump [--seed N] [--format json|yaml] [--output PATH]")
     return serve(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(list(sys.argv[1:] if argv is None else argv))
-    except (UsageError, FixturesError, SpecError) as exc:
+    except (ConfigurationError, FixturesError, SpecError) as exc:
         print(f"billing-mock: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -454,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # `python -m mock_server.cli`: run the importable module's main, so that this module and the proxy's
-    # command line (which imports mock_server.cli) share one set of classes (UsageError above all).
+    # command line (which imports mock_server.cli) share one set of classes (ConfigurationError above all).
     from mock_server.cli import main as _main
 
     sys.exit(_main())

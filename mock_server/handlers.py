@@ -18,9 +18,10 @@ from starlette.types import Scope
 
 from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.connexion_fastpath import resolved_query
+from mock_server.cursors import CursorState, InvalidCursor
 from mock_server.errors import ApiProblem, FieldError, Kind, Reason
-from mock_server.pagination import CursorState, InvalidCursor, Window, page_link, page_number_window
 from mock_server.serving import ServingState
+from mock_server.windows import Window, page_link, page_number_window
 
 JSON = "application/json"
 _NULL = b"null"

@@ -15,7 +15,7 @@ from billing_contract.spec import Spec
 from fixtures import Dataset, DatasetSize, generate_dataset, load_dataset
 from fixtures.dataset import parse_document
 from mock_server.config import MockConfig
-from mock_server.pagination import CursorCodec
+from mock_server.cursors import CursorCodec
 from mock_server.shared_state import SharedDataset
 from mock_server.store import ServingData
 

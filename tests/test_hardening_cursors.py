@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mock_server.config import MockConfig
-from mock_server.pagination import CursorCodec, CursorState
+from mock_server.cursors import CursorCodec, CursorState
 from mock_server.testing import RunningMock, running_mock
 
 LIST = "/billing_statements"
@@ -220,7 +220,7 @@ def test_cursors_work_across_api_versions(client: httpx.Client, version: str) ->
 
 
 def test_the_codec_remembers_a_bounded_number_of_valid_tokens_only() -> None:
-    from mock_server.pagination import InvalidCursor
+    from mock_server.cursors import InvalidCursor
 
     key = bytes(32)
     issuer, verifier = CursorCodec(key, remembered=3), CursorCodec(key, remembered=3)

@@ -101,7 +101,7 @@ def _drf_replace_query_param(base: str, raw_query: str, key: str, page: int) -> 
 @settings(max_examples=500, deadline=None)
 def test_page_links_keep_other_parameters_as_drf_does(pairs: list[tuple[str, str]], page: int) -> None:
     """Mifumo's link for any raw query (plain or needing decoding) is DRF's: others kept sorted, page replaced."""
-    from mock_server.pagination import page_link
+    from mock_server.windows import page_link
 
     raw = "&".join(f"{k}={v}" for k, v in pairs)
     assert page_link("http://h/p/", raw, "page", page) == _drf_replace_query_param("http://h/p/", raw, "page", page)

@@ -78,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
             mock=mock,
         )
     except ProxyConfigError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise cli.ConfigurationError(str(exc)) from None
 
 
 def banner(app: ProxyApp, host: str, port: int) -> str:
@@ -100,7 +100,7 @@ def proxy(argv: Sequence[str]) -> int:
     cli._stop_on_sigterm()  # as the mock: a clean stop, and at shutdown the outputs are written
     args = proxy_parser().parse_args(argv)
     if not 0 < args.port < 65536:
-        raise cli.UsageError(f"--port must be 1..65535, got {args.port}")
+        raise cli.ConfigurationError(f"--port must be 1..65535, got {args.port}")
     app = create_proxy_app(config_from_args(args))
     cli._check_port(args.host, args.port)
     print(banner(app, args.host, args.port), flush=True)
