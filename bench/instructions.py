@@ -1,7 +1,7 @@
 """Cost independent of data, counted in CPU instructions per request instead of requests per second.
 
 Wall-clock ratios on this shared 2-core machine scatter by about ±20 % between rounds of the same case,
-more than the 10 % the flatness target allows, so `scaling.py` cannot confirm or refute it. valgrind's
+more than the 10 % the flatness target allows, so load runs cannot confirm or refute it. valgrind's
 callgrind counts the instructions a process executes, which do not depend on what else the machine is
 doing. Here each dataset (small: 1,000 records / 1,000 statements; big: 1,000,000 / 100,000) is served
 by a child Python process running under callgrind, in process (ASGI calls, no socket: uvicorn's share

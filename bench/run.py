@@ -1,6 +1,6 @@
 """Run the whole benchmark, or one part, and print its tables.
 
-    python bench/run.py [all|throughput|scaling|startup|instructions] [--quick] [--duration S] [--rounds N]
+    python bench/run.py [all|throughput|workers|proxy|startup|instructions] [--quick] [--duration S] [--rounds N]
                         [--connections C] [--loader auto|wrk|python]
 
 Options after the part name go to that part (`all` passes the common ones to each load-driven part, and
@@ -13,13 +13,15 @@ from __future__ import annotations
 import sys
 
 import instructions
-import scaling
+import proxy
 import startup
 import throughput
+import workers
 
 PARTS = {
     "throughput": throughput.main,
-    "scaling": scaling.main,
+    "workers": workers.main,
+    "proxy": proxy.main,
     "startup": startup.main,
     "instructions": instructions.main,
 }

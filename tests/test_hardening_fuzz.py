@@ -1,34 +1,20 @@
 """Schemathesis against the mock over a real socket: every check, positive and negative data, every
-phase. CI runs a reduced count (>= 1,000 cases); `python bench/fuzz.py` runs >= 10,000."""
+phase. CI runs a reduced count (>= 1,000 cases); `python -m tests.hardening.fuzz` runs >= 10,000."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
 from schemathesis.generation import GenerationMode
 
 from mock_server.testing import RunningMock
+from tests.hardening import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FUZZ_CASES = int(os.environ.get("BILLING_FUZZ_CASES", "1000"))
-
-
-def _load_bench(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_bench("fuzz")
 
 
 def _headers(mock: RunningMock) -> dict[str, str]:

@@ -1,37 +1,26 @@
-"""A short version of `bench/load.py` against a `billing-mock` subprocess: no errors under keep-alive load,
+"""A short version of `tests/hardening/load.py` against a `billing-mock` subprocess: no errors under keep-alive load,
 bounded memory, and a SIGTERM under load that lets in-flight requests finish and exits 0."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from mock_server.security import Credentials
+from mock_server.testing import free_port
+from tests.hardening import load
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_bench(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _load_bench("load")
 CREDS = Credentials()
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[int, object]]:
-    port = load.free_port()
+    port = free_port()
     with load.billing_mock(port) as process:
         yield port, process
 

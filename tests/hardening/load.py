@@ -1,7 +1,7 @@
 """Load the mock over keep-alive HTTP/1.1 and watch its memory; then SIGTERM it under load.
 
-    python bench/load.py                                  # 60 s, 64 connections, then the SIGTERM run
-    python bench/load.py --duration 5 --connections 32 --no-sigterm
+    python -m tests.hardening.load                        # 60 s, 64 connections, then the SIGTERM run
+    python -m tests.hardening.load --duration 5 --connections 32 --no-sigterm
 
 Starts its own `billing-mock` subprocess on a free 127.0.0.1 port. The load is a fixed mix of
 requests over both APIs (pages, filters, cursors, single statements, 4xx answers), each with the
@@ -30,7 +30,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from mock_server.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 READ_TIMEOUT = 10.0
 MAX_RSS_GROWTH = 0.10
 
@@ -99,12 +101,6 @@ class SigtermResult:
 
 
 # -- the server --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -364,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=5_000_000)
     parser.add_argument("--no-sigterm", action="store_true", help="skip the SIGTERM-under-load run")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from mock_server.security import Credentials
 
     creds = Credentials()

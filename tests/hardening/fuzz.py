@@ -1,7 +1,7 @@
 """Fuzz the mock with Schemathesis: every check, positive and negative data, every phase.
 
-    python bench/fuzz.py                      # >= 10,000 cases against an in-thread mock
-    python bench/fuzz.py --cases 2000 --url http://127.0.0.1:4010
+    python -m tests.hardening.fuzz            # >= 10,000 cases against an in-thread mock
+    python -m tests.hardening.fuzz --cases 2000 --url http://127.0.0.1:4010
 
 Credentials go in as plain headers. Two things the schema cannot express are handled here rather
 than by weakening a check: WePay's `page` is an opaque cursor (a generated string is rightly a
@@ -24,20 +24,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # runnable as `python bench/fuzz.py` from anywhere
-    sys.path.insert(0, str(ROOT))
+import schemathesis
+from schemathesis.engine import events
+from schemathesis.generation import GenerationMode
 
-import schemathesis  # noqa: E402
-from schemathesis.engine import events  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
-
-from billing_contract.spec import DEFAULT_SPEC_PATH  # noqa: E402
-from mock_server.config import MockConfig  # noqa: E402
-from mock_server.testing import running_mock  # noqa: E402
+from billing_contract.spec import DEFAULT_SPEC_PATH
+from mock_server.config import MockConfig
+from mock_server.testing import running_mock
 
 CURSOR_OPERATION = "listBillingStatements"
 CURSOR_PARAM = "page"

@@ -1,0 +1,111 @@
+"""Worker scaling: `--workers 2` against `--workers 1` on the default dataset, side by side in one run
+(servers not pinned: both CPUs, shared with the load generator). Whether cost depends on the data is
+measured in instructions per request by `instructions.py` (wall-clock ratios scatter too much here).
+
+    python bench/workers.py [--quick] [--duration S] [--rounds N] [--connections C] [--distinct]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import _harness as h
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    headers: Callable[[], dict[str, str]]
+
+
+def measure(
+    args: argparse.Namespace, servers: list[h.Server], work: dict[str, list[Case]]
+) -> dict[tuple[str, str], h.Load]:
+    for srv in servers:
+        for case in work[srv.name]:
+            h.warm_up(args, srv.url + case.path, case.headers())
+    runs: dict[tuple[str, str], list[h.Load]] = {}
+    for round_ in range(args.rounds):
+        for case_index in range(max(len(c) for c in work.values())):
+            for srv in servers:
+                if case_index >= len(work[srv.name]):
+                    continue
+                case = work[srv.name][case_index]
+                h.check(srv.url + case.path, case.headers())
+                result = h.load(
+                    args.loader,
+                    srv.url + case.path,
+                    case.headers(),
+                    args.duration,
+                    args.connections,
+                    distinct=args.distinct,
+                )
+                runs.setdefault((case.name, srv.name), []).append(result)
+                srv.sample_rss()
+                print(
+                    f"  round {round_ + 1} {case.name:29} {srv.name:10} {result.rps:9,.0f} req/s "
+                    f"p99 {result.p99_ms:7.2f} ms",
+                    flush=True,
+                )
+    return {key: h.median_load(value) for key, value in runs.items()}
+
+
+def workers(args: argparse.Namespace) -> None:
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for count in (1, 2):
+            port = h.free_port()
+            name = "1 worker" if count == 1 else f"{count} workers"
+            servers.append(
+                stack.enter_context(
+                    h.server(
+                        name,
+                        h.mock_argv(port, "--workers", str(count)),
+                        "/__mock/health",
+                        {},
+                        port,
+                        args.startup_timeout,
+                        cpus=h.ALL_CPUS,
+                    )
+                )
+            )
+        work = {
+            srv.name: [
+                Case("Mifumo page 1", h.MIFUMO, h.mifumo_headers),
+                Case("WePay page 1", h.WEPAY, h.wepay_headers),
+            ]
+            for srv in servers
+        }
+        med = measure(args, servers, work)
+    rows = []
+    for case in work["1 worker"]:
+        one, two = med[(case.name, "1 worker")], med[(case.name, "2 workers")]
+        rows.append([case.name, one.rps, one.p99_ms, two.rps, two.p99_ms, h.ratio(two.rps, one.rps)])
+    print(
+        h.table(
+            f"--workers 2 vs 1, default dataset, c={args.connections}, server on CPUs {h.ALL_CPUS} "
+            f"(shared with the load generator on CPU {h.LOAD_CPU})",
+            ["case", "1 worker req/s", "p99 ms", "2 workers req/s", "p99 ms", "2w/1w"],
+            rows,
+        )
+    )
+    print("RSS (MiB): " + ", ".join(f"{s.name} {max(s.rss):,.0f}" for s in servers))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="workers.py", description=__doc__.split("\n\n")[0])
+    h.add_common_options(parser)
+    parser.add_argument(
+        "--distinct", action="store_true", help="make every request distinct (wrk only), so no answer is replayed"
+    )
+    args = h.parse(parser, argv)
+    print(f"# Workers — {h.describe(args)}" + ("; every request distinct (no replay)" if args.distinct else ""))
+    workers(args)
+
+
+if __name__ == "__main__":
+    main()
