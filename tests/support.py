@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from conformance import SuiteConfig
 from mock_server.security import Credentials
@@ -64,3 +67,21 @@ def mock_process(*args: str, env: dict[str, str] | None = None, startup: float =
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+def raw_exchange(url: str, raw: bytes, timeout: float = 10.0) -> bytes:
+    """Send `raw` bytes on a fresh connection to `url`'s host and port and read until the server closes
+    it (a reset counts as a close); fails the test rather than wait past `timeout`."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    chunks = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass  # a clean refusal: the server dropped the connection
+        except TimeoutError:
+            pytest.fail(f"no answer within {timeout}s to {raw[:120]!r}")
+    return b"".join(chunks)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mock_server.testing import RunningMock
+from tests.support import raw_exchange
 
 TIMEOUT = 10.0
 MIFUMO = "/api/billing/history/"
@@ -40,17 +41,7 @@ def _address(mock: RunningMock) -> tuple[str, int]:
 
 def exchange(mock: RunningMock, raw: bytes) -> bytes:
     """Send `raw` on a fresh connection and read until the server closes it (never waits forever)."""
-    chunks = []
-    with socket.create_connection(_address(mock), timeout=TIMEOUT) as sock:
-        sock.sendall(raw)
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass  # a clean refusal: the server dropped the connection
-        except TimeoutError:
-            pytest.fail(f"no answer within {TIMEOUT}s to {raw[:120]!r}")
-    return b"".join(chunks)
+    return raw_exchange(mock.url, raw, TIMEOUT)
 
 
 def parse(raw: bytes) -> RawResponse | None:

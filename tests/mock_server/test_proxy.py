@@ -33,7 +33,7 @@ from mock_server.proxy.app import UVICORN_OPTIONS
 from mock_server.testing import free_port, serve_in_thread
 from tests.broken.asgi import Broken, Reply, Request
 from tests.broken.impls import BROKEN
-from tests.support import MOCK_CREDENTIALS
+from tests.support import MOCK_CREDENTIALS, raw_exchange
 
 SMALL = DatasetSize(records=45, statements=23, accounts=3)
 MIFUMO_HEADERS = {"Authorization": f"Bearer {MOCK_CREDENTIALS.bearer_token}"}
@@ -218,16 +218,6 @@ class Canary:
             yield url
 
 
-def _raw(url: str, request: bytes) -> bytes:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_never_an_open_proxy_absolute_targets_and_foreign_hosts_reach_only_the_upstream() -> None:
     canary = Canary()
     upstream_tap = Tap([])
@@ -242,7 +232,7 @@ def test_never_an_open_proxy_absolute_targets_and_foreign_hosts_reach_only_the_u
             (HISTORY, canary_host),  # origin-form, Host naming another server
             (f"{canary_url}/anything", canary_host),
         ):
-            answer = _raw(
+            answer = raw_exchange(
                 proxy.url,
                 f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
                 "Connection: close\r\n\r\n".encode(),
