@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from tests.broken.impls import BROKEN
 from tests.support import MOCK_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
-ST = shutil.which("st") or "st"
+# The `st` installed with this interpreter's Schemathesis (a venv's bin need not be on PATH).
+ST = (
+    str(Path(sys.executable).parent / "st")
+    if (Path(sys.executable).parent / "st").exists()
+    else shutil.which("st") or "st"
+)
 
 
 def _st(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
