@@ -82,7 +82,9 @@ class Cases:
         try:
             yield
         except Failed as failure:
-            self.failures.append(failure)
+            # A case may itself report several failures (a nested `Cases`): each is kept on its own.
+            nested, failure.more = failure.more, []
+            self.failures += [failure, *nested]
         except Blocked as blocked:
             self.blocked = self.blocked or blocked
             return
@@ -94,7 +96,7 @@ class Cases:
             for failure in self.failures:  # the same message from many cases is one failure
                 distinct.setdefault(failure.message, failure)
             first, *rest = distinct.values()
-            first.more = [*rest, *first.more]
+            first.more = rest
             raise first
         if self.blocked is not None:
             raise self.blocked

@@ -17,7 +17,7 @@ import pytest
 
 from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, facts
 from billing_contract.spec import Spec, load_spec
-from conformance import repro, rules
+from conformance import outcome, repro, rules
 from mock_server.testing import RunningMock
 
 HISTORY = "http://api.test/api/billing/history/"
@@ -215,3 +215,30 @@ def test_repro_commands_show_secrets_as_variables_that_the_shell_expands() -> No
     ]
     st_sample = f"curl -X GET -H 'Authorization: Bearer {secret.replace(chr(39), '')}' 'http://h/'"
     assert "${BILLING_BEARER_TOKEN}" in repro.hide_secrets(st_sample, secrets)
+
+
+def test_cases_report_every_distinct_failure_and_a_partial_block() -> None:
+    cases = outcome.Cases()
+    for value in (1, 2, 2, 3):
+        with cases.case():
+            outcome.ensure(value == 1, f"{value} should be 1", 1, value)
+    inner = outcome.Cases()
+    for name in ("a", "b"):
+        with inner.case():
+            outcome.ensure(False, f"nested {name}")
+    with cases.case():
+        inner.finish()
+    with pytest.raises(outcome.Failed) as raised:
+        cases.finish()
+    found = [raised.value.message, *(f.message for f in raised.value.more)]
+    assert found == ["2 should be 1", "3 should be 1", "nested a", "nested b"]
+    assert cases.ran == 5
+    # Nothing failed but a part was blocked: the check is blocked, not passed.
+    partial = outcome.Cases()
+    with partial.case():
+        pass
+    with partial.case():
+        raise outcome.Blocked("mifumo_page_shape", "no readable page")
+    with pytest.raises(outcome.Blocked):
+        partial.finish()
+    assert outcome.said(None) == "null" and outcome.said(["a"]) == '["a"]' and outcome.said("as is") == "as is"

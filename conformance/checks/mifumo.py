@@ -86,23 +86,28 @@ def mifumo_page_shape(ctx: CheckContext) -> None:
 def mifumo_pagination_integrity(ctx: CheckContext) -> None:
     """Following `next` visits every record once, pages are full but the last, and the total is `count`."""
     result, size, count = _walk(ctx)
-    ensure_walk_integrity(result, size, _key)
-    seen = len(result.items())
-    ensure(
-        seen == count,
-        "walking every page should yield exactly `count` records",
-        count,
-        seen,
-        result.pages[-1].exchange,
-    )
-    for page in result.pages:
+    cases = Cases()
+    with cases.case():
+        ensure_walk_integrity(result, size, _key)
+    with cases.case():
+        seen = len(result.items())
         ensure(
-            page.body.get("count") == count,
-            "`count` should be the same on every page",
+            seen == count,
+            "walking every page should yield exactly `count` records",
             count,
-            page.body.get("count"),
-            page.exchange,
+            seen,
+            result.pages[-1].exchange,
         )
+    for page in result.pages:
+        with cases.case():
+            ensure(
+                page.body.get("count") == count,
+                "`count` should be the same on every page",
+                count,
+                page.body.get("count"),
+                page.exchange,
+            )
+    cases.finish()
 
 
 @check(MIFUMO, GET_HISTORY)

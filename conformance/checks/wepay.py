@@ -88,16 +88,20 @@ def wepay_page_shape(ctx: CheckContext) -> None:
 def wepay_pagination_integrity(ctx: CheckContext) -> None:
     """Following `next` cursors visits every statement once, in full pages, and no statement is missed."""
     result, size = _walk(ctx)
-    ensure_walk_integrity(result, size, _key)
-    everything = _everything(ctx)
-    walked, whole = [_key(i) for i in result.items()], [_key(i) for i in everything.items()]
-    ensure(
-        sorted(walked) == sorted(whole),
-        "the pages together should hold exactly the whole collection",
-        f"{len(whole)} statements",
-        f"{len(walked)} statements, missing " + ", ".join(map(str, sorted(set(whole) - set(walked))[:5])),
-        result.pages[-1].exchange,
-    )
+    cases = Cases()
+    with cases.case():
+        ensure_walk_integrity(result, size, _key)
+    with cases.case():
+        everything = _everything(ctx)
+        walked, whole = [_key(i) for i in result.items()], [_key(i) for i in everything.items()]
+        ensure(
+            sorted(walked) == sorted(whole),
+            "the pages together should hold exactly the whole collection",
+            f"{len(whole)} statements",
+            f"{len(walked)} statements, missing " + ", ".join(map(str, sorted(set(whole) - set(walked))[:5])),
+            result.pages[-1].exchange,
+        )
+    cases.finish()
 
 
 @check(WEPAY, LIST_STATEMENTS)
