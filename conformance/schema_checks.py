@@ -39,7 +39,7 @@ from billing_contract.spec import Spec
 from conformance import repro, rules
 from conformance.config import SuiteConfig
 from conformance.pacing import DeadlineExceeded, Pacer
-from conformance.report import CheckResult, Status
+from conformance.report import CheckResult, Finding, Status
 
 # A cursor is only valid when the server issued it: a generated one is rightly a 400, so positive cases
 # for the cursor-paginated list go without one (negative cases keep theirs).
@@ -114,7 +114,6 @@ def exercised(name: str, case: Any, response: Any) -> bool:
 class _Tally:
     passed: int = 0
     failed: int = 0
-    applied: int = 0  # cases the check ran on, exercised or not
     first_failure: tuple[str, str, str, int | None] | None = None  # title, got, curl, response status
     more: list[tuple[str, str, str]] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)
@@ -331,7 +330,6 @@ class _Recorder:
             response = interaction.response if interaction is not None else None
             for node in nodes:
                 tally = self.tallies[(label, node.name)]
-                tally.applied += 1
                 if case is not None:
                     tally.cases.append(repr((case.method, case.path, case.path_parameters, case.query, case.headers)))
                 if node.status == EngineStatus.FAILURE:
@@ -366,8 +364,6 @@ def _results(
 ) -> tuple[list[CheckResult], dict[str, str]]:
     """One result per (operation, check); when the deadline cut the phase short, no check is passed on
     the cases it happened to reach: it is skipped (a failure found before stays a failure)."""
-    from conformance.report import Finding
-
     results, fingerprints = [], {}
     for (label, name), tally in sorted(tallies.items()):
         if name in config.exclude_checks:
