@@ -367,6 +367,16 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # uvicorn.run and main() both take it as a clean stop
 
 
+def _state_dir(workers: int) -> Path | None:
+    """With several workers, the folder through which they share the dataset and the request log."""
+    if workers == 1:
+        return None
+    try:
+        return create_state_dir()
+    except OSError as exc:
+        raise ConfigurationError(f"--workers {workers}: cannot create a state folder: {exc.strerror or exc}") from None
+
+
 def serve(argv: Sequence[str]) -> int:
     _stop_on_sigterm()
     args = serve_parser().parse_args(argv)
@@ -379,6 +389,7 @@ def serve(argv: Sequence[str]) -> int:
     config = config_from_args(args)
     app = _build(config)  # validates spec and fixtures before anything listens
     _check_port(args.host, args.port)
+    state_dir = _state_dir(args.workers)
     print(banner(app, args.host, args.port, args.workers), flush=True)
     watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])
     if args.reload:
@@ -398,7 +409,7 @@ def serve(argv: Sequence[str]) -> int:
         uvicorn.run(app, lifespan="off", **common)
     else:
         _export(args)
-        state_dir = create_state_dir()  # the workers share the dataset and the request log through it
+        assert state_dir is not None
         os.environ[STATE_DIR_VARIABLE] = str(state_dir)
         try:
             factory = "mock_server.cli:app_from_environment"

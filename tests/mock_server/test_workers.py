@@ -6,8 +6,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from fixtures import DatasetSize, generate_dataset
+from mock_server import cli
+from mock_server.testing import free_port
 from tests.support import MOCK_CREDENTIALS, mock_process
 
 MIFUMO = {"Authorization": f"Bearer {MOCK_CREDENTIALS.bearer_token}"}
@@ -53,3 +56,18 @@ def test_admin_changes_reach_every_worker_and_the_log_lists_every_request() -> N
         assert len(httpx.get(f"{url}/__mock/requests").json()["requests"]) == 260
         assert httpx.delete(f"{url}/__mock/requests").status_code == 204
         assert httpx.get(f"{url}/__mock/requests").json()["requests"] == []
+
+
+def test_workers_without_a_writable_temp_folder_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A read-only container with no writable temp folder: mkdtemp fails (as root, every candidate
+    # folder is writable here, so the failure is injected where the mock creates the folder).
+    def no_folder() -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli, "create_state_dir", no_folder)
+    assert cli.main(["--workers", "2", "--port", str(free_port())]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "billing-mock: error: --workers 2: cannot create a state folder: Permission denied\n"
+    assert "billing-mock on" not in captured.out
