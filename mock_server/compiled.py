@@ -47,7 +47,7 @@ class OperationPlan:
         parameters = spec.parameters(operation.operation_id)
         self.handler = handler
         self.parameters = compile_parameters(parameters)
-        self.uri_parser = CachingURIParser(parameters, {})
+        self.query = QueryReader(CachingURIParser(parameters, {}))
         arguments, _ = inspect_function_arguments(unwrap_decorators(handler))  # as connexion reads them
         self.arguments = ArgumentPlan(parameters, arguments)
         self.credentials = _expected_credentials(spec, operation, credentials)
@@ -67,7 +67,7 @@ class OperationPlan:
 
     async def answer(self, scope: Scope, path_params: dict[str, str]) -> Any | None:
         """The handler's response, or None when connexion must decide (an invalid parameter, a refusal)."""
-        request = PlannedRequest.read(scope, path_params, self.uri_parser)
+        request = PlannedRequest.read(scope, path_params, self.query)
         if find_errors(self.parameters, request):  # type: ignore[arg-type]
             return None
         try:
@@ -109,12 +109,56 @@ class PlannedRequest:
     headers: Headers
 
     @classmethod
-    def read(cls, scope: Scope, path_params: dict[str, str], parser: CachingURIParser) -> PlannedRequest:
+    def read(cls, scope: Scope, path_params: dict[str, str], query: QueryReader) -> PlannedRequest:
+        resolved = query.read(scope.get("query_string", b""))
+        return cls(scope, resolved, query.parser.resolve_path(path_params), Headers(scope=scope))
+
+
+# connexion's casts for a query parameter of each primitive type (its `coerce_type`); a value that does
+# not cast stays the string it was, for the validator to refuse.
+_CASTS: dict[str | None, Callable[[str], Any] | None] = {"integer": int, "number": float, "string": None, None: None}
+
+
+class QueryReader:
+    """A query string resolved as connexion's URI parser resolves it (the last of repeated values, cast per
+    the parameter's type; unknown names kept as lists). For an operation whose query parameters are all
+    strings and numbers (the contract's) that is done here directly; anything else (arrays, objects,
+    booleans, nullable values, bracketed names) goes through connexion's parser itself."""
+
+    def __init__(self, parser: CachingURIParser) -> None:
+        self.parser = parser
+        casts: dict[str, Callable[[str], Any] | None] = {}
+        for name, definition in parser.param_defns.items():
+            schema = definition.get("schema", {})
+            kind = schema.get("type")
+            if kind not in _CASTS or schema.get("nullable") or definition.get("style") == "deepObject":
+                self.casts = None
+                return
+            casts[name] = _CASTS[kind]
+        self.casts: dict[str, Callable[[str], Any] | None] | None = casts
+
+    def read(self, query_string: bytes) -> dict[str, Any]:
         grouped: dict[str, list[str]] = {}
-        for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
             grouped.setdefault(name, []).append(value)
-        query = parser.resolve_query(grouped)
-        return cls(scope, query, parser.resolve_path(path_params), Headers(scope=scope))
+        casts = self.casts
+        if casts is None or any("[" in name for name in grouped):
+            return self.parser.resolve_query(grouped)
+        resolved: dict[str, Any] = {}
+        for name, values in grouped.items():
+            if name not in casts:
+                resolved[name] = values
+                continue
+            cast = casts[name]
+            resolved[name] = values[-1] if cast is None else _cast(cast, values[-1])
+        return resolved
+
+
+def _cast(cast: Callable[[str], Any], value: str) -> Any:
+    try:
+        return cast(value)
+    except ValueError:
+        return value
 
 
 class CompiledPath:

@@ -70,7 +70,10 @@ VERSION = st.sampled_from([{"Api-Version": "3.0"}, {"Api-Version": "3.1"}, {"Api
                            {"Api-Version": "9.9"}, {}, {"Api-Version": "3.0", "Unique-Key": "k-1"},
                            {"Api-Version": "3.0", "Unique-Key": ""}])  # fmt: skip
 PREFER = st.sampled_from([{}, {}, {}, {"Prefer": "code=404"}, {"Prefer": "example=seedPage"}, {"Prefer": "bogus"}])
-NUMBER = st.one_of(st.integers(-2, 600).map(str), st.sampled_from(["", "abc", "1.5", "007", "%31", "+3", "9" * 30]))
+NUMBER = st.one_of(
+    st.integers(-2, 600).map(str),
+    st.sampled_from(["", "abc", "1.5", "007", "%31", "+3", "9" * 30, " 5", "5_0", "\u0663", "1e3", "-0"]),
+)
 WORD = st.one_of(
     st.sampled_from(["usage", "payment", "purchase", "refund", "USD", "CAD", "usd", ""]), st.text(max_size=6)
 )
@@ -90,7 +93,8 @@ def requests(draw: st.DrawFn, samples: dict[str, str]) -> tuple[str, str, dict[s
     which = draw(st.sampled_from(["history", "list", "statement"]))
     method = draw(st.sampled_from(["GET"] * 8 + ["HEAD", "POST"]))
     if which == "history":
-        pairs = draw(_pairs({"page": NUMBER, "page_size": NUMBER, "type": WORD, "other": WORD}))
+        names = {"page": NUMBER, "page_size": NUMBER, "type": WORD, "other": WORD, "page[size]": NUMBER}
+        pairs = draw(_pairs(names))
         headers = draw(MIFUMO_AUTH)
         path = draw(st.sampled_from(["/api/billing/history/"] * 5 + ["/api/billing/history"]))
     else:
