@@ -212,3 +212,21 @@ def test_context_manager_for_client_tests() -> None:
         url = mock.url
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + HISTORY, timeout=2)
+
+
+def test_cors_vary_origin_without_an_origin_matches_starlettes() -> None:
+    """Answers to non-browser requests get what Starlette's CORS middleware would add: `Vary: Origin`,
+    joined to the answer's own Vary values (the mock's lean path skips Starlette only for those)."""
+    from starlette.datastructures import MutableHeaders
+
+    from mock_server.cors import _with_vary_origin
+
+    for headers in (
+        [(b"content-type", b"application/json")],
+        [(b"vary", b"Accept"), (b"content-type", b"text/plain")],
+        [(b"vary", b"Accept"), (b"x-a", b"1"), (b"Vary", b"Cookie")],
+    ):
+        message = {"type": "http.response.start", "headers": list(headers)}
+        starlette = MutableHeaders(scope=message)
+        starlette["Vary"] = ", ".join([*starlette.getlist("Vary"), "Origin"])
+        assert _with_vary_origin(headers) == message["headers"]

@@ -3,7 +3,8 @@
 With no latency, error rate or throttle configured, an answer is a pure function of the dataset and
 the request: the method, path, query string and the headers the contract reads (credentials,
 `Api-Version`, `Unique-Key`, and `Host`, which Mifumo's links embed). The first such request goes
-through connexion, which decides the answer; identical ones replay it. Bounded in bytes, least
+through connexion, which decides the answer; the second is remembered (a request seen once is only
+noted: load made of distinct requests pays no copying or storing); later ones replay it. Bounded in bytes, least
 recently used first out; the dataset's generation is part of the key, so a dataset change retires
 every answer of the old one.
 """
@@ -21,6 +22,7 @@ from mock_server.pipeline.scope import NO_PREFERENCE, preference_of
 Key = tuple[int, str, str, bytes, tuple[tuple[bytes, bytes], ...]]
 # A request with a body, or one choosing its answer, is never replayed.
 _UNCACHEABLE = (b"prefer", b"transfer-encoding")
+_SEEN_LIMIT = 65_536
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ReplayCache:
         self.max_answer = max_answer
         self._answers: OrderedDict[Key, Answer] = OrderedDict()
         self._bytes = 0
+        self._seen: set[Key] = set()  # requests seen once since the set was last emptied
 
     def key(self, scope: Scope, generation: int = 0) -> Key | None:
         relevant = []
@@ -56,6 +59,16 @@ class ReplayCache:
     def clear(self) -> None:
         self._answers.clear()
         self._bytes = 0
+        self._seen.clear()
+
+    def _second_time(self, key: Key) -> bool:
+        """Whether this request was seen before; notes it otherwise (bounded: forgets all at once)."""
+        if key in self._seen:
+            return True
+        if len(self._seen) >= _SEEN_LIMIT:
+            self._seen.clear()
+        self._seen.add(key)
+        return False
 
     def _store(self, key: Key, answer: Answer) -> None:
         if answer.size > self.max_answer:
@@ -77,6 +90,9 @@ class ReplayCache:
             # Middleware outside (CORS) edits the start message in place: every replay gets its own copy.
             await send(_copy(answer.start))
             await send({"type": "http.response.body", "body": answer.body})
+            return
+        if not self._second_time(key):
+            await app(scope, receive, send)
             return
         messages: list[Message] = []
 
