@@ -44,7 +44,10 @@ class ReplayCache:
         self.max_answer = max_answer
         self._answers: OrderedDict[Key, Answer] = OrderedDict()
         self._bytes = 0
-        self._seen: set[Key] = set()  # requests seen once since the set was last emptied
+        # Hashes of the requests seen once since the set was last emptied: plain ints, which the garbage
+        # collector does not walk (a set of key tuples under distinct load made its pauses the p99).
+        # A collision only means an answer is remembered one request early.
+        self._seen: set[int] = set()
 
     def key(self, scope: Scope, generation: int = 0) -> Key | None:
         relevant = []
@@ -63,11 +66,12 @@ class ReplayCache:
 
     def _second_time(self, key: Key) -> bool:
         """Whether this request was seen before; notes it otherwise (bounded: forgets all at once)."""
-        if key in self._seen:
+        digest = hash(key)
+        if digest in self._seen:
             return True
         if len(self._seen) >= _SEEN_LIMIT:
             self._seen.clear()
-        self._seen.add(key)
+        self._seen.add(digest)
         return False
 
     def _store(self, key: Key, answer: Answer) -> None:
