@@ -20,7 +20,7 @@ from mock_server.security import DEFAULT_BEARER_TOKEN
 from mock_server.testing import free_port
 
 HISTORY = "/api/billing/history/"
-SPEC = Path(__file__).resolve().parent.parent / "specs" / "openapi.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.yaml"
 
 
 def _write(path: Path, records: int) -> None:

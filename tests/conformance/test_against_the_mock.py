@@ -22,7 +22,7 @@ from tests.broken.asgi import Broken
 from tests.broken.impls import BROKEN
 from tests.support import MOCK_SUITE_ENV, suite_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--max-examples", "5", "--quiet"]
 
 

@@ -34,7 +34,7 @@ from mock_server.testing import free_port, running_mock, serve_in_thread
 from tests.broken.asgi import Broken, Reply, Request
 from tests.support import MOCK_CREDENTIALS, suite_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 

@@ -21,7 +21,7 @@ import pytest
 from mock_server.security import DEFAULT_BEARER_TOKEN
 from mock_server.testing import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HISTORY = "/api/billing/history/"
 
 

@@ -13,7 +13,7 @@ from schemathesis.generation import GenerationMode
 from mock_server.testing import RunningMock
 from tests.hardening import fuzz
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CI_FUZZ_CASES = int(os.environ.get("BILLING_FUZZ_CASES", "1000"))
 
 

@@ -12,7 +12,7 @@ from mock_server.security import Credentials
 from mock_server.testing import free_port
 from tests.hardening import load
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 CREDS = Credentials()

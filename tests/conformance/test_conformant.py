@@ -1,5 +1,5 @@
 """Each conformant variant passes, at the suite's default settings, for more than one dataset and seed:
-the mirror of test_conformance_broken (a check failing one asserts more than the spec states)."""
+the mirror of tests/conformance/test_broken.py (a check failing one asserts more than the spec states)."""
 
 from __future__ import annotations
 

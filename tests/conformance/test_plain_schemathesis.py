@@ -19,7 +19,7 @@ from tests.broken.asgi import Broken
 from tests.broken.impls import BROKEN
 from tests.support import MOCK_CREDENTIALS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The `st` installed with this interpreter's Schemathesis (a venv's bin need not be on PATH).
 ST = (
     str(Path(sys.executable).parent / "st")

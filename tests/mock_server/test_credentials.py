@@ -22,7 +22,7 @@ from mock_server.config import MockConfig
 from mock_server.security import Credentials
 from mock_server.testing import RunningMock, free_port, running_mock
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIFUMO = "/api/billing/history/"
 WEPAY = "/billing_statements"
 CHALLENGE = 'Bearer realm="api"'

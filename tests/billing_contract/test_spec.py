@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 from billing_contract.spec import DEFAULT_SPEC_PATH, Spec
 from tests.openapi_check import ContractValidator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 REDOCLY = "@redocly/cli@2.77.0"
 
