@@ -25,6 +25,10 @@ MAX_RETRY_AFTER = 60.0
 MAX_THROTTLE_RETRIES = 5
 
 
+# Set when the run is stopped from outside (SIGTERM, Ctrl-C): from then on no request starts.
+STOP = threading.Event()
+
+
 class DeadlineExceeded(Exception):
     """The run's overall time budget is spent."""
 
@@ -82,6 +86,7 @@ class Pacer:
 
     def timeout(self, requested: float | None) -> float | None:
         """The time a request may take: `requested`, or less when the deadline is nearer."""
+        _stop_if_asked()
         left = self.remaining()
         if left is None:
             return requested
@@ -104,6 +109,7 @@ class Pacer:
 
     def wait(self, count: int = 1) -> None:
         """Block until `count` requests may start now, and record them; DeadlineExceeded if that is too late."""
+        _stop_if_asked()
         if not self.interval:
             if self.expired():
                 raise DeadlineExceeded("overall deadline reached")
@@ -165,3 +171,12 @@ class Pacer:
                 return response
             self._wait_out(delay)
             attempt += 1
+
+
+class Interrupted(DeadlineExceeded):
+    """The run was stopped from outside: what did not run is reported as the deadline's leftovers are."""
+
+
+def _stop_if_asked() -> None:
+    if STOP.is_set():
+        raise Interrupted("the run was stopped")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
@@ -352,3 +353,27 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds(None) is None
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     assert 17 < (retry_after_seconds(later) or 0) <= 20
+
+
+def test_sigterm_stops_a_run_at_once_with_no_verdict() -> None:
+    """`docker stop` on the suite as a container's PID 1: the run stops within a second or two, says it is
+    incomplete in one line, and exits 130 (neither conformant nor failing)."""
+    slow = MockConfig(controls=ControlSettings(latency_ms=(150, 150)))
+    with running_mock(slow) as mock:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conformance.cli", "--wepay-url", mock.url, "--quiet"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(4)
+        assert process.poll() is None, "the run should still be going"
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+        wall = time.monotonic() - stopped
+    assert process.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == "billing-conformance: interrupted: the run is incomplete (no verdict)"
+    assert "Traceback" not in err and "CONFORMANT" not in out
+    assert wall < 5
