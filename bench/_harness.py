@@ -49,6 +49,17 @@ def wepay_headers() -> dict[str, str]:
     return {"App-Id": DEFAULT_APP_ID, "App-Token": DEFAULT_APP_TOKEN, "Api-Version": "3.0"}
 
 
+def suite_credentials() -> dict[str, str]:
+    """The mock's default credentials as the suite's BILLING_* variables."""
+    from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN
+
+    return {
+        "BILLING_BEARER_TOKEN": DEFAULT_BEARER_TOKEN,
+        "BILLING_APP_ID": DEFAULT_APP_ID,
+        "BILLING_APP_TOKEN": DEFAULT_APP_TOKEN,
+    }
+
+
 MIFUMO = "/api/billing/history/"
 WEPAY = "/billing_statements"
 

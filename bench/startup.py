@@ -12,6 +12,7 @@ default dataset is started `--rounds` times (median); 1,000,000 records once (bo
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def conformance(args: argparse.Namespace) -> None:
                 capture_output=True,
                 text=True,
                 timeout=args.conformance_timeout,
+                env={**os.environ, **h.suite_credentials()},  # the suite has no defaults: the mock's
             )
             duration, code = time.monotonic() - started, str(done.returncode)
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:]

@@ -134,7 +134,7 @@ def _is_date_time(value: object) -> bool:
 def _rust_format(name: str) -> Callable[[str], bool]:
     check, raises = FORMATS.checkers[name]
 
-    @functools.lru_cache(maxsize=65536)  # ids and times recur: the same records are served again and again
+    @functools.lru_cache(maxsize=4096)  # ids and times recur: the same records are served again and again
     def conforms(value: str) -> bool:
         try:
             return bool(check(value))
