@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -119,9 +118,9 @@ def pin(cpus: str | None) -> list[str]:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    from mock_server.testing import free_port as free
+
+    return free(HOST)
 
 
 def _children() -> dict[int, list[int]]:

@@ -19,7 +19,7 @@ from conformance import rules
 from conformance.config import SuiteConfig
 from conformance.http import Client, Exchange
 from conformance.outcome import Blocked, Failed
-from conformance.pagination import Page
+from conformance.walks import Page
 
 T = TypeVar("T")
 

@@ -12,8 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,32 +44,65 @@ def suite_config(credentials: Credentials = MOCK_CREDENTIALS, **kwargs: Any) -> 
     )
 
 
+@dataclass
+class SpawnedMock:
+    """A `billing-mock` process: its URL (through loopback), and what it printed (readable at any time)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    output_dir: Path
+    returncode: int | None = None  # once stopped
+
+    def _read(self, name: str) -> str:
+        return (self.output_dir / name).read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stdout(self) -> str:
+        return self._read("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._read("stderr")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without BILLING_MOCK_* variables (a developer's own would change the mock)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}, **extra}
+
+
 @contextlib.contextmanager
-def mock_process(*args: str, env: dict[str, str] | None = None, startup: float = 30) -> Iterator[str]:
-    """`python -m mock_server.cli --port P *args` in its own process group, until healthy; yields its URL
-    and stops the whole group (workers included) with SIGTERM at the end."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--log-level", "warning", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
+def mock_process(
+    *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1", startup: float = 30
+) -> Iterator[SpawnedMock]:
+    """`python -m mock_server.cli --host H --port P --log-level warning *args` (later flags win) in its own
+    process group, once healthy; SIGTERM to the whole group (workers included) at the end. Its output goes
+    to files (a pipe would fill up under access logs), readable during and after the run."""
+    port = free_port(host)
+    output_dir = Path(tempfile.mkdtemp(prefix="billing-mock-output-"))
+    command = [sys.executable, "-m", "mock_server.cli", "--host", host, "--port", str(port), "--log-level", "warning"]
+    with (output_dir / "stdout").open("wb") as out, (output_dir / "stderr").open("wb") as err:
+        process = subprocess.Popen(
+            [*command, *args], stdout=out, stderr=err, start_new_session=True, env=clean_env() if env is None else env
+        )
+    spawned = SpawnedMock(f"http://127.0.0.1:{port}", process, output_dir)
     try:
         deadline = time.monotonic() + startup
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/__mock/health", timeout=1).status_code == 200:
+                if httpx.get(f"{spawned.url}/__mock/health", timeout=1).status_code == 200:
                     break
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "mock did not start"
+            assert process.poll() is None, f"billing-mock exited {process.returncode}: {spawned.stderr[-2000:]}"
+            assert time.monotonic() < deadline, "billing-mock did not start"
             time.sleep(0.1)
-        yield url
+        yield spawned
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            spawned.returncode = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            spawned.returncode = process.wait(timeout=10)
 
 
 def raw_exchange(url: str, raw: bytes, timeout: float = 10.0) -> bytes:

@@ -21,7 +21,8 @@ from conformance.checks.common import (
 )
 from conformance.context import CheckContext
 from conformance.outcome import Cases, Skipped, ensure
-from conformance.pagination import (
+from conformance.registry import check
+from conformance.walks import (
     Page,
     Walk,
     choose_page_size,
@@ -30,7 +31,6 @@ from conformance.pagination import (
     ensure_walk_integrity,
     full_walk,
 )
-from conformance.registry import check
 
 OPERATION = facts.GET_HISTORY
 # Query parameters that no version of the contract defines; DRF ignores them and keeps them in links.

@@ -20,7 +20,8 @@ from conformance.checks.common import (
 from conformance.context import CheckContext
 from conformance.http import Exchange
 from conformance.outcome import Cases, Skipped, ensure
-from conformance.pagination import (
+from conformance.registry import check
+from conformance.walks import (
     Walk,
     choose_page_size,
     ensure_retraced,
@@ -28,7 +29,6 @@ from conformance.pagination import (
     ensure_walk_integrity,
     full_walk,
 )
-from conformance.registry import check
 
 LIST = facts.LIST_STATEMENTS
 GET = facts.GET_STATEMENT

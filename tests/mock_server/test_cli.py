@@ -6,74 +6,25 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mock_server.security import DEFAULT_BEARER_TOKEN
-from mock_server.testing import free_port
+from tests.support import clean_env, mock_process
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORY = "/api/billing/history/"
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BILLING_MOCK_", "BILLING_"))}
-    return {**env, **extra}
-
-
-@dataclass
-class Served:
-    url: str  # through loopback
-    banner: str = ""  # what billing-mock printed, once it has stopped
-
-
-@contextmanager
-def mock_process(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[Served]:
-    """`billing-mock ARGS` on a free port, serving inside the block; its stdout once stopped."""
-    port = free_port(host)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "--host", host, "--port", str(port), "--log-level", "warning", *args],
-        cwd=ROOT,
-        env=env or _clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    served = Served(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(served.url + "/__mock/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "billing-mock exited"
-                time.sleep(0.1)
-        yield served
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            served.banner, _ = process.communicate(timeout=20)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
 def _banner(*args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> str:
     with mock_process(*args, env=env, host=host) as served:
         pass
-    return served.banner
+    return served.stdout
 
 
 def test_banner_shows_the_active_controls() -> None:
@@ -91,7 +42,7 @@ def test_banner_shows_the_active_controls() -> None:
 def test_banner_export_lines_work_in_a_shell() -> None:
     with mock_process() as served:
         pass
-    url, banner = served.url, served.banner
+    url, banner = served.url, served.stdout
     exports = [line.strip() for line in banner.splitlines() if line.strip().startswith("export ")]
     assert len(exports) == 2, banner
     assert all(f"{name}=" in exports[1] for name in ("BILLING_BEARER_TOKEN", "BILLING_APP_ID", "BILLING_APP_TOKEN"))
@@ -111,59 +62,24 @@ def test_banner_says_why_the_tooling_routes_are_off_beyond_loopback() -> None:
 
 
 def test_tooling_beyond_loopback_refused_over_a_real_socket() -> None:
-    port = free_port("0.0.0.0")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "--host", "0.0.0.0", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=_clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url)
+    with mock_process(host="0.0.0.0") as served:
+        url = served.url  # bound to every interface, requested through loopback
         assert httpx.get(url + "/__mock/requests").status_code == 403
         assert httpx.post(url + "/__mock/dataset/reset", json={"records": 1}).status_code == 403
         assert httpx.get(url + "/__mock/health").status_code == 200
         history = httpx.get(url + HISTORY, headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"})
         assert history.status_code == 200 and history.json()["count"] == 250
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/__mock/health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
 
 
 @pytest.mark.parametrize(("workers", "given_by"), [(1, "env"), (2, "env"), (2, "flag")])
 def test_admin_token_reaches_every_worker(workers: int, given_by: str) -> None:
     """A container passes BILLING_MOCK_ADMIN_TOKEN, a user --admin-token; with --workers, each worker
     (a process of its own) must enforce it."""
-    port = free_port()
     token = f"from-{given_by}"
     flag = ["--admin-token", token] if given_by == "flag" else []
-    env = _clean_env(BILLING_MOCK_LOG_LEVEL="warning", **({"BILLING_MOCK_ADMIN_TOKEN": token} if not flag else {}))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--workers", str(workers), *flag],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url)
+    env = clean_env(**({"BILLING_MOCK_ADMIN_TOKEN": token} if not flag else {}))
+    with mock_process("--workers", str(workers), *flag, env=env) as served:
+        url = served.url
         pids, statuses = set(), set()
         for _ in range(20 * workers):  # new connections: reach each worker
             with httpx.Client() as client:
@@ -173,10 +89,7 @@ def test_admin_token_reaches_every_worker(workers: int, given_by: str) -> None:
                 assert granted.status_code == 200
         assert statuses == {401}
         assert len(pids) == workers
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        banner, _ = process.communicate(timeout=20)
-    assert "need Authorization: Bearer <admin token>" in banner and token not in banner
+    assert "need Authorization: Bearer <admin token>" in served.stdout and token not in served.stdout
 
 
 def test_controls_reach_every_worker() -> None:
@@ -191,14 +104,14 @@ def test_controls_reach_every_worker() -> None:
                 statuses.add(client.get(served.url + HISTORY, headers=headers).status_code)
         assert len(pids) == 2 and statuses == {500}
         assert time.monotonic() - started >= 30 * 0.02
-    assert "error rate 1" in served.banner and "latency 20-20 ms" in served.banner
+    assert "error rate 1" in served.stdout and "latency 20-20 ms" in served.stdout
 
 
 def test_help_lists_defaults_environment_variables_and_subcommands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mock_server.cli", "--help"],
         cwd=ROOT,
-        env=_clean_env(COLUMNS="200"),
+        env=clean_env(COLUMNS="200"),
         capture_output=True,
         text=True,
         timeout=30,
@@ -235,13 +148,13 @@ def test_credentials_command_works_whichever_python3_is_first_on_path(tmp_path: 
         ' eval "$(billing-mock credentials)"; echo "$BILLING_BEARER_TOKEN|$BILLING_APP_ID|$BILLING_APP_TOKEN"'
     )
     shown = subprocess.run(
-        ["sh", "-c", one_liner], env=_clean_env(PATH=path), capture_output=True, text=True, timeout=30, check=True
+        ["sh", "-c", one_liner], env=clean_env(PATH=path), capture_output=True, text=True, timeout=30, check=True
     ).stdout.splitlines()
     assert shown[0] == "broken"  # the old one-liner, under this PATH
     assert shown[1] == f"{DEFAULT_BEARER_TOKEN}|mock-app-id|mock-app-token"
     custom = subprocess.run(
         [str(script), "credentials", "--app-token", "it's secret"],
-        env=_clean_env(PATH=path),
+        env=clean_env(PATH=path),
         capture_output=True,
         text=True,
         timeout=30,
@@ -250,7 +163,7 @@ def test_credentials_command_works_whichever_python3_is_first_on_path(tmp_path: 
     assert custom.returncode == 2 and "--app-token" in custom.stderr  # spaces are refused, as when serving
     quoted = subprocess.run(
         ["sh", "-c", 'eval "$(billing-mock credentials --app-id "a\'b")"; echo "$BILLING_APP_ID"'],
-        env=_clean_env(PATH=path),
+        env=clean_env(PATH=path),
         capture_output=True,
         text=True,
         timeout=30,

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import hmac
 import itertools
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +16,8 @@ from mock_server import create_app, security
 from mock_server.cli import banner
 from mock_server.config import MockConfig
 from mock_server.security import Credentials
-from mock_server.testing import RunningMock, free_port, running_mock
+from mock_server.testing import RunningMock, running_mock
+from tests.support import mock_process
 
 ROOT = Path(__file__).resolve().parents[2]
 MIFUMO = "/api/billing/history/"
@@ -216,68 +213,31 @@ def test_same_secret_handles_non_ascii_and_surrogates() -> None:
 SECRETS = Credentials(bearer_token="s3cret-bearer-7f1e", app_id="s3cret-appid-91c2", app_token="s3cret-apptoken-4d0b")
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"billing-mock exited with {process.returncode}")
-        try:
-            httpx.get(f"{url}/__mock/health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("billing-mock did not start")
-
-
-def test_secrets_never_appear_in_logs_after_the_banner(tmp_path: Path) -> None:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mock_server.cli",
-        "--port",
-        str(port),
-        "--log-level",
-        "debug",
-        "--bearer-token",
-        SECRETS.bearer_token,
-        "--app-id",
-        SECRETS.app_id,
-        "--app-token",
-        SECRETS.app_token,
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
-    with (tmp_path / "out").open("w+") as out, (tmp_path / "err").open("w+") as err:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, text=True, env=env)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_until_serving(url, process)
-            right_m = {"Authorization": f"Bearer {SECRETS.bearer_token}"}
-            right_w = {"App-Id": SECRETS.app_id, "App-Token": SECRETS.app_token, "Api-Version": "3.0"}
-            with httpx.Client(base_url=url, timeout=10) as http:
-                for headers in (
-                    right_m,
-                    {"Authorization": f"Bearer {SECRETS.bearer_token}x"},
-                    {"Authorization": f"bearer {SECRETS.bearer_token}"},
-                ):
-                    http.get(MIFUMO, headers=headers)
-                    http.get(MIFUMO + "?page_size=0&x=1", headers=headers)
-                for headers in (
-                    right_w,
-                    {**right_w, "App-Token": SECRETS.app_token + "x"},
-                    {**right_w, "App-Id": SECRETS.app_token, "App-Token": SECRETS.app_id},
-                    {"App-Id": SECRETS.app_id, "Api-Version": "3.0"},
-                ):
-                    http.get(WEPAY, headers=headers)
-                    http.get(f"{WEPAY}?page_size=0&currency=EUR&zz=1", headers=headers)
-                    http.get(f"{WEPAY}/nope", headers=headers)
-                    http.post(WEPAY, headers=headers)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
+def test_secrets_never_appear_in_logs_after_the_banner() -> None:
+    credentials = ("--bearer-token", SECRETS.bearer_token, "--app-id", SECRETS.app_id, "--app-token", SECRETS.app_token)
+    with mock_process("--log-level", "debug", *credentials) as spawned:
+        right_m = {"Authorization": f"Bearer {SECRETS.bearer_token}"}
+        right_w = {"App-Id": SECRETS.app_id, "App-Token": SECRETS.app_token, "Api-Version": "3.0"}
+        with httpx.Client(base_url=spawned.url, timeout=10) as http:
+            for headers in (
+                right_m,
+                {"Authorization": f"Bearer {SECRETS.bearer_token}x"},
+                {"Authorization": f"bearer {SECRETS.bearer_token}"},
+            ):
+                http.get(MIFUMO, headers=headers)
+                http.get(MIFUMO + "?page_size=0&x=1", headers=headers)
+            for headers in (
+                right_w,
+                {**right_w, "App-Token": SECRETS.app_token + "x"},
+                {**right_w, "App-Id": SECRETS.app_token, "App-Token": SECRETS.app_id},
+                {"App-Id": SECRETS.app_id, "Api-Version": "3.0"},
+            ):
+                http.get(WEPAY, headers=headers)
+                http.get(f"{WEPAY}?page_size=0&currency=EUR&zz=1", headers=headers)
+                http.get(f"{WEPAY}/nope", headers=headers)
+                http.post(WEPAY, headers=headers)
+    stdout, stderr = spawned.stdout, spawned.stderr
+    port = int(spawned.url.rsplit(":", 1)[1])
     lines = stdout.splitlines()
     assert lines[0].startswith("billing-mock on "), stdout[:500]
     # the banner prints the credentials on purpose (for curl and the suite); nothing after it may

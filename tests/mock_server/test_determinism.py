@@ -27,7 +27,8 @@ def _bodies(url: str) -> list[bytes]:
 
 
 def test_two_processes_with_the_same_seed_answer_byte_identically() -> None:
-    with mock_process("--seed", "99") as first, mock_process("--seed", "99") as second:
+    with mock_process("--seed", "99") as one, mock_process("--seed", "99") as two:
+        first, second = one.url, two.url
         assert _bodies(first) == _bodies(second)
         cursor = httpx.get(f"{first}/billing_statements?page_size=5", headers=WEPAY).json()["next"]
         a = httpx.get(first + cursor, headers=WEPAY)
@@ -38,14 +39,16 @@ def test_two_processes_with_the_same_seed_answer_byte_identically() -> None:
 
 
 def test_another_seed_gives_other_data_and_refuses_foreign_cursors() -> None:
-    with mock_process("--seed", "1") as first, mock_process("--seed", "2") as second:
+    with mock_process("--seed", "1") as one, mock_process("--seed", "2") as two:
+        first, second = one.url, two.url
         assert _bodies(first)[0] != _bodies(second)[0]
         cursor = httpx.get(f"{first}/billing_statements", headers=WEPAY).json()["next"]
         assert httpx.get(second + cursor, headers=WEPAY).status_code == 400
 
 
 def test_two_workers_answer_identically_and_accept_each_others_cursors() -> None:
-    with mock_process("--workers", "2", "--seed", "5") as url:
+    with mock_process("--workers", "2", "--seed", "5") as mock:
+        url = mock.url
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per request spreads over workers
         with httpx.Client(base_url=url, limits=limits, timeout=10) as client:
             seen: dict[str, set[bytes]] = {}

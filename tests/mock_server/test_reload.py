@@ -4,7 +4,6 @@ is one line on stderr while the last good dataset keeps serving; files beside it
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import httpx
 
 from fixtures import DatasetSize, dump_dataset, generate_dataset
 from mock_server.security import DEFAULT_BEARER_TOKEN
-from mock_server.testing import free_port
+from tests.support import SpawnedMock, mock_process
 
 HISTORY = "/api/billing/history/"
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.yaml"
@@ -48,10 +47,10 @@ def _wait_for(url: str, expected: int, timeout: float = 30) -> int | None:
 @dataclass
 class Reloading:
     url: str
-    stderr: Path
+    process: SpawnedMock
 
     def output(self) -> str:
-        return self.stderr.read_text(encoding="utf-8", errors="replace")
+        return self.process.stderr
 
     def wait_for_output(self, needle: str, timeout: float = 20) -> str:
         deadline = time.monotonic() + timeout
@@ -64,25 +63,11 @@ class Reloading:
 
 @contextmanager
 def reloading_mock(data: Path, tmp_path: Path, records: int, *extra: str) -> Iterator[Reloading]:
-    port = free_port()
-    stderr = tmp_path / "stderr.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_MOCK_")}
-    with stderr.open("w") as err, (tmp_path / "stdout.txt").open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mock_server.cli", "--reload", "--fixtures", str(data), "--port", str(port), *extra],
-            stdout=out,
-            stderr=err,
-            env=env,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert _wait_for(url, records) == records
+    with mock_process("--reload", "--fixtures", str(data), "--log-level", "info", *extra) as spawned:
+        assert _wait_for(spawned.url, records) == records
         time.sleep(0.5)  # let the watcher settle before the edit
-        yield Reloading(url, stderr)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        yield Reloading(spawned.url, spawned)
+    assert spawned.returncode == 0
 
 
 def test_reload_serves_an_edited_fixtures_file(tmp_path: Path) -> None:
@@ -92,7 +77,7 @@ def test_reload_serves_an_edited_fixtures_file(tmp_path: Path) -> None:
         _write(data, 9)
         assert _wait_for(mock.url, 9) == 9
         assert "billing-mock: reloaded (" in mock.wait_for_output("reloaded")
-        banner = (tmp_path / "stdout.txt").read_text(encoding="utf-8")
+        banner = mock.process.stdout
         assert f"Reload    watching {data}, " in banner and "openapi.yaml" in banner
         # an editor's atomic save: a new file renamed over the old one
         _write(tmp_path / ".data.yaml.swp", 4)

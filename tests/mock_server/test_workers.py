@@ -37,7 +37,8 @@ def _counts(url: str, n: int) -> tuple[list[tuple[int, int]], set[int]]:
 
 
 def test_admin_changes_reach_every_worker_and_the_log_lists_every_request() -> None:
-    with mock_process("--workers", "2") as url:
+    with mock_process("--workers", "2") as mock:
+        url = mock.url
         loaded = generate_dataset(3, DatasetSize(records=5, statements=4, accounts=2)).to_document()
         assert httpx.put(f"{url}/__mock/dataset", json=loaded, timeout=30).status_code == 200
         assert httpx.delete(f"{url}/__mock/requests").status_code == 204
