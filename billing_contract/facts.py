@@ -8,10 +8,6 @@ carry) is named here, once, for fixtures, the mock and the suite alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from billing_contract.spec import Spec
 
 MIFUMO = "mifumo"
 WEPAY = "wepay"
@@ -37,7 +33,7 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class ApiFacts:
-    """What the spec states that code acts on, read once per loaded spec."""
+    """What the spec states that code acts on, read once per loaded spec (`Spec.facts`)."""
 
     bearer_scheme: str  # the Authorization scheme word
     credential_headers: tuple[str, ...]  # WePay's apiKey headers, in the spec's order (App-Id, App-Token)
@@ -53,19 +49,3 @@ class ApiFacts:
     @property
     def default_api_version(self) -> str:
         return self.api_versions[0]
-
-    @classmethod
-    def from_spec(cls, spec: Spec) -> ApiFacts:
-        components: dict[str, Any] = spec.document.get("components", {})
-        schemes = components.get("securitySchemes", {}).values()
-        bearer = next(s for s in schemes if s.get("type") == "http" and s.get("scheme", "").lower() == "bearer")
-        headers = tuple(s["name"] for s in schemes if s.get("type") == "apiKey" and s.get("in") == "header")
-        version = components["parameters"]["ApiVersion"]
-        limit = components["responses"][THROTTLED_RESPONSE]["x-rate-limit"]
-        return cls(
-            bearer_scheme=bearer["scheme"].capitalize(),
-            credential_headers=headers,
-            version_header=version["name"],
-            api_versions=tuple(spec.resolve(version["schema"])["enum"]),
-            rate_limit=RateLimit(int(limit["requests"]), float(limit["window-seconds"])),
-        )

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from billing_contract.documents import SPEC_PATH as DEFAULT_SPEC_PATH
-from billing_contract.facts import ApiFacts
+from billing_contract.facts import THROTTLED_RESPONSE, ApiFacts, RateLimit
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # A parameter schema's value for an absent parameter where a schema `default` would be sent by generators.
@@ -135,7 +135,19 @@ class Spec:
     @functools.cached_property
     def facts(self) -> ApiFacts:
         """The API facts the spec states (credential headers, versions, rate limit)."""
-        return ApiFacts.from_spec(self)
+        components: dict[str, Any] = self.document.get("components", {})
+        schemes = components.get("securitySchemes", {}).values()
+        bearer = next(s for s in schemes if s.get("type") == "http" and s.get("scheme", "").lower() == "bearer")
+        headers = tuple(s["name"] for s in schemes if s.get("type") == "apiKey" and s.get("in") == "header")
+        version = components["parameters"]["ApiVersion"]
+        limit = components["responses"][THROTTLED_RESPONSE]["x-rate-limit"]
+        return ApiFacts(
+            bearer_scheme=bearer["scheme"].capitalize(),
+            credential_headers=headers,
+            version_header=version["name"],
+            api_versions=tuple(self.resolve(version["schema"])["enum"]),
+            rate_limit=RateLimit(int(limit["requests"]), float(limit["window-seconds"])),
+        )
 
     @functools.cached_property
     def _path_patterns(self) -> list[re.Pattern[str]]:

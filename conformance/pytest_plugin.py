@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from billing_contract import APIS
+from conformance.checks import checks_for
 from conformance.config import SuiteConfig, UsageError
 from conformance.options import OPTIONS, config_from_options
-from conformance.registry import checks_for
 from conformance.report import CheckResult, Status, SuiteReport
 from conformance.runner import TargetUnreachable, run_suite
 

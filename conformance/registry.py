@@ -41,9 +41,3 @@ def check(api: str, operation: str) -> Callable[[CheckFunction], CheckFunction]:
         return func
 
     return register
-
-
-def checks_for(api: str) -> list[SemanticCheck]:
-    import conformance.checks  # noqa: F401 - registers the built-in checks
-
-    return [c for c in REGISTRY.values() if c.api == api]

@@ -20,12 +20,13 @@ import httpx
 from billing_contract import MIFUMO, facts
 from billing_contract.spec import Spec
 from conformance import rules
+from conformance.checks import checks_for
 from conformance.config import SuiteConfig, UsageError
 from conformance.context import CheckContext
 from conformance.http import Client
 from conformance.outcome import Blocked, Failed, Skipped
 from conformance.pacing import DeadlineExceeded, Pacer
-from conformance.registry import SemanticCheck, checks_for
+from conformance.registry import SemanticCheck
 from conformance.report import CheckResult, Finding, Status, SuiteReport
 from conformance.schema_checks import run_schema_checks
 

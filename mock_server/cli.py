@@ -7,101 +7,61 @@ configuration reaches uvicorn's worker processes when `--workers` is above 1.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import shlex
 import shutil
-import signal
-import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import uvicorn
 
 from billing_contract.spec import DEFAULT_SPEC_PATH, Spec, SpecError
-from fixtures import DEFAULT_SEED, DatasetSize, FixturesError, dump_dataset, generate_dataset
+from fixtures import DatasetSize, FixturesError, dump_dataset, generate_dataset
 from mock_server.app import DOCS_PATH, SPEC_PATH, TOOLING_PREFIX, MockApp, create_app
 from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
 from mock_server.controls import ControlSettings, parse_latency
+from mock_server.flags import (
+    ENV_PREFIX,
+    EXIT_USAGE,
+    LOG_LEVELS,
+    ConfigurationError,
+    Parser,
+    add_dataset_arguments,
+    add_flag,
+    check_port,
+    env_value,
+    integer,
+    number,
+    stop_on_sigterm,
+    switch,
+)
 from mock_server.reload import ReloadingApp
 from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
 from mock_server.shared_state import STATE_DIR_VARIABLE, create_state_dir
 
-N = TypeVar("N", int, float)
-ENV_PREFIX = "BILLING_MOCK_"
-EXIT_USAGE = 2
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-
-
-class ConfigurationError(Exception):
-    """A flag, variable, file or port billing-mock cannot start with: one line, exit status 2. (The
-    suite's `conformance.UsageError` is its own: the two command lines share nothing.)"""
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
-
-
-def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        variable = ENV_PREFIX + name.upper().replace("-", "_")
-        raise ConfigurationError(f"{variable} must be a number, got {raw!r}") from None
-
-
-def _int(name: str, default: int) -> int:
-    return _number(name, default, int)
-
-
-def _switch(name: str) -> bool:
-    return (_env(name) or "").lower() in ("1", "true", "yes")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise ConfigurationError(message)
-
-
-def _flag(parser: argparse.ArgumentParser, flag: str, text: str, shown_default: object, **kwargs: Any) -> None:
-    """A flag whose help names its built-in default and its environment variable (which overrides the
-    default, so `--help` under an exported variable shows the value in force as the default)."""
-    env = ENV_PREFIX + flag.lstrip("-").upper().replace("-", "_")
-    parser.add_argument(flag, help=f"{text} (default: {shown_default}; env {env})".replace("%", "%%"), **kwargs)
-
-
-DATASET_FLAGS = (("records", "Mifumo records"), ("statements", "WePay statements"), ("accounts", "WePay accounts"))
-
-
-def _add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    _flag(
-        parser, "--seed", "Faker seed: same seed, same data", DEFAULT_SEED, type=int, default=_int("seed", DEFAULT_SEED)
-    )
-    for name, text in DATASET_FLAGS:
-        default = getattr(DatasetSize, name)
-        _flag(parser, f"--{name}", text, default, type=int, default=_int(name, default))
-
 
 def _add_credential_arguments(parser: argparse.ArgumentParser) -> None:
-    _flag(
+    add_flag(
         parser,
         "--bearer-token",
         "the only Mifumo bearer token accepted",
         "a fixed JWT-shaped token, printed at start",
-        default=_env("bearer-token", DEFAULT_BEARER_TOKEN),
+        default=env_value("bearer-token", DEFAULT_BEARER_TOKEN),
     )
-    _flag(parser, "--app-id", "the only WePay App-Id accepted", DEFAULT_APP_ID, default=_env("app-id", DEFAULT_APP_ID))
-    _flag(
+    add_flag(
+        parser,
+        "--app-id",
+        "the only WePay App-Id accepted",
+        DEFAULT_APP_ID,
+        default=env_value("app-id", DEFAULT_APP_ID),
+    )
+    add_flag(
         parser,
         "--app-token",
         "the only WePay App-Token accepted",
         DEFAULT_APP_TOKEN,
-        default=_env("app-token", DEFAULT_APP_TOKEN),
+        default=env_value("app-token", DEFAULT_APP_TOKEN),
     )
 
 
@@ -119,86 +79,86 @@ Every flag reads its environment variable when not given; a flag given wins."""
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="billing-mock",
         description="Serve the Mifumo and WePay billing mock.",
         epilog=SUBCOMMANDS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _flag(parser, "--host", "address to listen on", "127.0.0.1", default=_env("host", "127.0.0.1"))
-    _flag(parser, "--port", "port to listen on", 4010, type=int, default=_int("port", 4010))
-    _add_dataset_arguments(parser)
-    _flag(
+    add_flag(parser, "--host", "address to listen on", "127.0.0.1", default=env_value("host", "127.0.0.1"))
+    add_flag(parser, "--port", "port to listen on", 4010, type=int, default=integer("port", 4010))
+    add_dataset_arguments(parser)
+    add_flag(
         parser,
         "--fixtures",
         "JSON or YAML dataset to serve instead of the generated one",
         "generated",
         type=Path,
-        default=_env("fixtures"),
+        default=env_value("fixtures"),
     )
-    _flag(parser, "--workers", "worker processes", 1, type=int, default=_int("workers", 1))
+    add_flag(parser, "--workers", "worker processes", 1, type=int, default=integer("workers", 1))
     _add_credential_arguments(parser)
-    _flag(
+    add_flag(
         parser,
         "--admin-token",
         "token the /__mock/ write and log routes require (Authorization: Bearer <token>)",
         "none: open on loopback, refused beyond it",
-        default=_env("admin-token"),
+        default=env_value("admin-token"),
     )
-    _flag(
+    add_flag(
         parser,
         "--log-level",
         "uvicorn log level (info: one access-log line per request)",
         "info",
-        default=_env("log-level", "info"),
+        default=env_value("log-level", "info"),
         choices=LOG_LEVELS,
     )
-    _flag(parser, "--latency", "MIN-MAX ms added to every request (seeded)", "none", default=_env("latency"))
-    _flag(
+    add_flag(parser, "--latency", "MIN-MAX ms added to every request (seeded)", "none", default=env_value("latency"))
+    add_flag(
         parser,
         "--error-rate",
         "fraction of requests answered with the documented 500 (seeded)",
         0.0,
         type=float,
-        default=_number("error-rate", 0.0, float),
+        default=number("error-rate", 0.0, float),
     )
-    _flag(
+    add_flag(
         parser,
         "--rate-limit",
         "enforce WePay's 30 requests per endpoint per App-Id per 10 s",
         "off",
         action="store_true",
-        default=_switch("rate-limit"),
+        default=switch("rate-limit"),
     )
-    _flag(
+    add_flag(
         parser,
         "--cors-origins",
         "comma-separated browser origins (no port: any port); 'none' disables",
         ",".join(DEFAULT_CORS_ORIGINS),
-        default=_env("cors-origins", ",".join(DEFAULT_CORS_ORIGINS)),
+        default=env_value("cors-origins", ",".join(DEFAULT_CORS_ORIGINS)),
     )
-    _flag(
+    add_flag(
         parser,
         "--reload",
         "rebuild when the spec or the fixtures file changes; a bad edit keeps the last good version",
         "off",
         action="store_true",
-        default=_switch("reload"),
+        default=switch("reload"),
     )
-    parser.add_argument("--spec", type=Path, default=_env("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", type=Path, default=env_value("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
     return parser
 
 
 def dump_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
-    _add_dataset_arguments(parser)
+    parser = Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
+    add_dataset_arguments(parser)
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="(default: json)")
     parser.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     return parser
 
 
 def credentials_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="billing-mock credentials",
         description="Print the mock's credentials as the conformance suite's variables, ready for eval.",
     )
@@ -309,17 +269,6 @@ def banner(app: MockApp, host: str, port: int, workers: int) -> str:
     )
 
 
-def _check_port(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
-            raise ConfigurationError(f"port {port} on {host} {reason}") from None
-
-
 def _export(args: argparse.Namespace) -> None:
     for name in (
         "host",
@@ -356,17 +305,6 @@ def _build(config: MockConfig) -> MockApp:
         raise SpecError(f"spec {config.spec_path} cannot be served: {type(exc).__name__}: {reason}") from None
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM stops the mock at any point, also as a container's PID 1 (which the kernel spares a signal's
-    default action): during start-up it ends the run at once; while uvicorn serves, uvicorn's own handler lets
-    in-flight requests finish and re-raises it after the clean shutdown. Either way, exit 0."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # uvicorn.run and main() both take it as a clean stop
-
-
 def _state_dir(workers: int) -> Path | None:
     """With several workers, the folder through which they share the dataset and the request log."""
     if workers == 1:
@@ -378,7 +316,7 @@ def _state_dir(workers: int) -> Path | None:
 
 
 def serve(argv: Sequence[str]) -> int:
-    _stop_on_sigterm()
+    stop_on_sigterm()
     args = serve_parser().parse_args(argv)
     if not 0 < args.port < 65536:
         raise ConfigurationError(f"--port must be 1..65535, got {args.port}")
@@ -388,7 +326,7 @@ def serve(argv: Sequence[str]) -> int:
         raise ConfigurationError("--reload serves from one process: drop --workers")
     config = config_from_args(args)
     app = _build(config)  # validates spec and fixtures before anything listens
-    _check_port(args.host, args.port)
+    check_port(args.host, args.port)
     state_dir = _state_dir(args.workers)
     print(banner(app, args.host, args.port, args.workers), flush=True)
     watched = [Path(args.spec)] + ([Path(args.fixtures)] if args.fixtures else [])

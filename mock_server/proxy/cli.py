@@ -17,45 +17,54 @@ import uvicorn
 
 from billing_contract import MIFUMO, WEPAY
 from fixtures import DatasetSize
-from mock_server import cli
+from mock_server import flags
 from mock_server.config import MockConfig
 from mock_server.proxy.app import FLUSH_PATH, UVICORN_OPTIONS, VIOLATIONS_PATH, ProxyApp, create_proxy_app
 from mock_server.proxy.config import DEFAULT_UPSTREAM_TIMEOUT, ProxyConfig, ProxyConfigError
 
 
 def proxy_parser() -> argparse.ArgumentParser:
-    parser = cli._Parser(
+    parser = flags.Parser(
         prog="billing-mock proxy",
         description="Forward each API to a real backend, check every exchange against the contract, "
         "and optionally record what comes back as fixtures. An API without an upstream is served by the mock.",
     )
-    flag = cli._flag
-    flag(parser, "--mifumo-upstream", "Mifumo base URL to forward to", "none", default=cli._env("mifumo-upstream"))
-    flag(parser, "--wepay-upstream", "WePay base URL to forward to", "none", default=cli._env("wepay-upstream"))
-    flag(parser, "--host", "address to listen on", "127.0.0.1", default=cli._env("host", "127.0.0.1"))
-    flag(parser, "--port", "port to listen on", 4010, type=int, default=cli._int("port", 4010))
+    flag = flags.add_flag
+    flag(
+        parser, "--mifumo-upstream", "Mifumo base URL to forward to", "none", default=flags.env_value("mifumo-upstream")
+    )
+    flag(parser, "--wepay-upstream", "WePay base URL to forward to", "none", default=flags.env_value("wepay-upstream"))
+    flag(parser, "--host", "address to listen on", "127.0.0.1", default=flags.env_value("host", "127.0.0.1"))
+    flag(parser, "--port", "port to listen on", 4010, type=int, default=flags.integer("port", 4010))
     record_help = "write every distinct record and statement seen to this fixtures file (JSON or YAML)"
-    flag(parser, "--record", record_help, "none", type=Path, default=cli._env("record"))
+    flag(parser, "--record", record_help, "none", type=Path, default=flags.env_value("record"))
     flag(
         parser,
         "--report",
         "write the violations as JSON here at shutdown",
         "none",
         type=Path,
-        default=cli._env("report"),
+        default=flags.env_value("report"),
     )
     junit_help = "write a JUnit report (a test case per operation and rule) here at shutdown"
-    flag(parser, "--junit-xml", junit_help, "none", type=Path, default=cli._env("junit-xml"))
+    flag(parser, "--junit-xml", junit_help, "none", type=Path, default=flags.env_value("junit-xml"))
     strict_help = "replace a violating answer with 502 naming the violations (env BILLING_MOCK_STRICT)"
-    parser.add_argument("--strict", action="store_true", default=cli._switch("strict"), help=strict_help)
-    timeout = cli._number("upstream-timeout", DEFAULT_UPSTREAM_TIMEOUT, float)
+    parser.add_argument("--strict", action="store_true", default=flags.switch("strict"), help=strict_help)
+    timeout = flags.number("upstream-timeout", DEFAULT_UPSTREAM_TIMEOUT, float)
     timeout_help = "seconds to wait for an upstream's answer (then 504)"
     flag(parser, "--upstream-timeout", timeout_help, DEFAULT_UPSTREAM_TIMEOUT, type=float, default=timeout)
-    levels = cli.LOG_LEVELS
-    flag(parser, "--log-level", "uvicorn's log level", "info", default=cli._env("log-level", "info"), choices=levels)
+    levels = flags.LOG_LEVELS
+    flag(
+        parser,
+        "--log-level",
+        "uvicorn's log level",
+        "info",
+        default=flags.env_value("log-level", "info"),
+        choices=levels,
+    )
     token_help = "token the tooling routes (violations, record flush) require"
-    flag(parser, "--admin-token", token_help, "none (open on loopback)", default=cli._env("admin-token"))
-    cli._add_dataset_arguments(parser)
+    flag(parser, "--admin-token", token_help, "none (open on loopback)", default=flags.env_value("admin-token"))
+    flags.add_dataset_arguments(parser)
     return parser
 
 
@@ -78,7 +87,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
             mock=mock,
         )
     except ProxyConfigError as exc:
-        raise cli.ConfigurationError(str(exc)) from None
+        raise flags.ConfigurationError(str(exc)) from None
 
 
 def banner(app: ProxyApp, host: str, port: int) -> str:
@@ -97,12 +106,12 @@ def banner(app: ProxyApp, host: str, port: int) -> str:
 
 
 def proxy(argv: Sequence[str]) -> int:
-    cli._stop_on_sigterm()  # as the mock: a clean stop, and at shutdown the outputs are written
+    flags.stop_on_sigterm()  # as the mock: a clean stop, and at shutdown the outputs are written
     args = proxy_parser().parse_args(argv)
     if not 0 < args.port < 65536:
-        raise cli.ConfigurationError(f"--port must be 1..65535, got {args.port}")
+        raise flags.ConfigurationError(f"--port must be 1..65535, got {args.port}")
     app = create_proxy_app(config_from_args(args))
-    cli._check_port(args.host, args.port)
+    flags.check_port(args.host, args.port)
     print(banner(app, args.host, args.port), flush=True)
     uvicorn.run(
         app,

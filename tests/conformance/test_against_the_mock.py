@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conformance import Status, SuiteConfig, UsageError, run_suite
+from conformance.checks import checks_for
 from conformance.cli import main
 from conformance.pytest_plugin import suite_config as plugin_suite_config
-from conformance.registry import checks_for
 from fixtures import DatasetSize
 from mock_server import MockConfig, create_app
 from mock_server.testing import RunningMock, free_port, running_mock, serve_in_thread
