@@ -36,7 +36,7 @@ from mock_server.admin import AdminApi
 from mock_server.compiled import CompiledPath, OperationPlan
 from mock_server.config import MockConfig
 from mock_server.connexion_fastpath import CachingURIParser, use_prebuilt_operations
-from mock_server.cors import cors, request_headers
+from mock_server.cors import Cors, request_headers
 from mock_server.documented import DocumentedResponses
 from mock_server.documents import ServedDocuments
 from mock_server.errors import ApiProblem, ErrorRenderer
@@ -158,17 +158,13 @@ def build_stack(
         lifespan=parts.connexion_app,
     )
     outer = [
-        *([Middleware(_Cors, origins=config.cors_origins, spec=spec)] if config.cors_origins is not None else []),
+        *([Middleware(Cors, origins=config.cors_origins, spec=spec)] if config.cors_origins is not None else []),
         *([Middleware(WorkerSync, sync=parts.serving.sync)] if parts.serving.shared else []),
         Middleware(ToolingRoutes, tooling=parts.admin),
         Middleware(RequestLogging, log=parts.request_log),
         Middleware(CorrelationIds, spec=spec),
     ]
     return _wrap(routing, outer)
-
-
-def _Cors(app: ASGIApp, origins: tuple[str, ...], spec: Spec) -> ASGIApp:
-    return cors(app, origins, spec)
 
 
 def _wrap(app: ASGIApp, stages: list[Middleware]) -> ASGIApp:

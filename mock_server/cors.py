@@ -39,25 +39,20 @@ def request_headers(spec: Spec) -> list[str]:
     return sorted({n for n in names if n})
 
 
-def cors(app: ASGIApp, origins: Sequence[str], spec: Spec) -> ASGIApp:
-    starlette = CORSMiddleware(
-        app,
-        allow_origin_regex=origin_regex(origins),
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=request_headers(spec),
-        expose_headers=EXPOSED,
-        max_age=600,
-    )
-    return Cors(app, starlette)
-
-
 class Cors:
     """Starlette's CORS middleware for a browser's request (it has an `Origin`); for any other request,
     only what Starlette would add to the answer (`Vary: Origin`), without its per-request parsing."""
 
-    def __init__(self, app: ASGIApp, starlette: CORSMiddleware) -> None:
+    def __init__(self, app: ASGIApp, origins: Sequence[str], spec: Spec) -> None:
         self.app = app
-        self.starlette = starlette
+        self.starlette = CORSMiddleware(
+            app,
+            allow_origin_regex=origin_regex(origins),
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=request_headers(spec),
+            expose_headers=EXPOSED,
+            max_age=600,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):

@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from billing_contract import MIFUMO
 from billing_contract.facts import API_OF_TAG
 from billing_contract.spec import Spec
+from conformance import rules
 from mock_server.admin import AdminError
 from mock_server.app import MockApp, create_app
 from mock_server.errors import ApiProblem, Kind
@@ -37,11 +38,6 @@ MAX_REQUEST_BODY = 1024 * 1024  # the contract's operations take no body; a clie
 SECRET_HEADERS = (b"authorization", b"app-token")
 # How uvicorn serves the proxy: the upstream's Date and Server headers pass through, none added.
 UVICORN_OPTIONS = {"server_header": False, "date_header": False}
-# The response rules of conformance.rules.check_exchange each API's exchanges are checked against.
-RESPONSE_RULES = {
-    "mifumo": ("status", "schema", "error-envelope", "mifumo-links", "mifumo-count"),
-    "wepay": ("status", "schema", "error-envelope", "wepay-links", "wepay-api-version", "wepay-correlation-id"),
-}
 
 
 class ProxyApp:
@@ -151,7 +147,7 @@ class ProxyApp:
             findings += checks.response(exchange)
             if self.recorder is not None:
                 self.recorder.observe(checks.operation.operation_id, answer.status, exchange.body)
-        self._report(scope, answer.status, checks, findings, RESPONSE_RULES[api] if checks else ())
+        self._report(scope, answer.status, checks, findings, rules.RULES[api] if checks else ())
         if findings and self.config.strict:
             named = "; ".join(f"{f.rule}: {f.message}" for f in findings)
             problem = ApiProblem(Kind.BAD_GATEWAY, detail=f"the upstream's answer breaks the contract: {named}"[:2000])

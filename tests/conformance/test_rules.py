@@ -15,7 +15,7 @@ import httpx
 import jsonschema
 import pytest
 
-from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, facts
+from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, MIFUMO, WEPAY, facts
 from billing_contract.spec import Spec, load_spec
 from conformance import outcome, repro, rules
 from mock_server.testing import RunningMock
@@ -242,3 +242,45 @@ def test_cases_report_every_distinct_failure_and_a_partial_block() -> None:
     with pytest.raises(outcome.Blocked):
         partial.finish()
     assert outcome.said(None) == "null" and outcome.said(["a"]) == '["a"]' and outcome.said("as is") == "as is"
+
+
+def test_every_rule_a_violation_carries_is_listed(spec: Spec) -> None:
+    """`rules.RULES` names what the proxy's JUnit report lists per operation: every violation that broken
+    exchanges of each API produce carries one of its names, and every name is produced by some exchange."""
+    url = "http://api.test/billing_statements"
+    broken = {
+        MIFUMO: [
+            (facts.GET_HISTORY, Ex(HISTORY, 418, "<html>")),  # undocumented status
+            (facts.GET_HISTORY, Ex(HISTORY, 405, {"error": "no"})),  # not DRF's envelope
+            (facts.GET_HISTORY, Ex(HISTORY, 200, {"count": "3"})),  # schema
+            (
+                facts.GET_HISTORY,
+                Ex(
+                    HISTORY + "?page_size=2",
+                    200,
+                    {"count": 5, "next": "/relative?page=2", "previous": None, "results": [_record(1)]},
+                ),
+            ),  # links and count
+        ],
+        WEPAY: [
+            (facts.LIST_STATEMENTS, Ex(url, 405, {"detail": "x"})),
+            (
+                facts.LIST_STATEMENTS,
+                Ex(
+                    url,
+                    200,
+                    {
+                        "next": "http://elsewhere/x",
+                        "previous": None,
+                        "results": [_statement("3.0")],
+                        "api_version": "3.1",
+                    },
+                    request={"Api-Version": "3.1"},
+                ),
+            ),
+        ],
+    }
+    for api, exchanges in broken.items():
+        seen = {v.rule for operation, exchange in exchanges for v in rules.check_exchange(spec, operation, exchange)}
+        assert seen <= set(rules.RULES[api]), (api, seen)
+        assert seen == set(rules.RULES[api]), (api, set(rules.RULES[api]) - seen)
