@@ -59,9 +59,11 @@ class V3Envelope:
                 return _v3(404, self.not_found["error_code"], self.not_found["error_message"], [detail])
             return _v3(404, self.not_found["error_code"], "The requested resource does not exist.", [])
         if kind is Kind.METHOD_NOT_ALLOWED:
-            # v3 documents no code for a method not allowed: the resource is not found for that method.
+            # v3 documents no code for a method not allowed: the resource is not found for that method,
+            # for the reason the contract's description names (METHOD_NOT_ALLOWED).
             message = f"Method {echo(method)} is not allowed on this resource."
-            response = _v3(405, self.not_found["error_code"], message, [])
+            detail = _detail(["method"], "path", "METHOD_NOT_ALLOWED", message)
+            response = _v3(405, self.not_found["error_code"], message, [detail])
             response.headers["Allow"] = ", ".join(problem.allow)
             return response
         if kind is Kind.THROTTLED:

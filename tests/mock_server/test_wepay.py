@@ -224,8 +224,10 @@ def test_other_methods_are_405_in_the_v3_envelope(
     api: httpx.Client, wepay_auth: dict[str, str], method: str, path: str
 ) -> None:
     response = api.request(method, path, headers=wepay_auth)
-    _assert_v3(response, 405, "NOT_FOUND")
+    body = _assert_v3(response, 405, "NOT_FOUND")
     assert "GET" in response.headers["allow"]
+    # the reason the contract's description gives for a method not allowed
+    assert [d["reason_code"] for d in body["details"]] == ["METHOD_NOT_ALLOWED"]
 
 
 def test_unknown_parameters_are_ignored(api: httpx.Client, wepay_auth: dict[str, str]) -> None:
