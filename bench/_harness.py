@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,3 +418,41 @@ def describe(args: argparse.Namespace) -> str:
 def warm_up(args: argparse.Namespace, url: str, headers: dict[str, str]) -> None:
     if args.warmup > 0:
         load(args.loader, url, headers, args.warmup, args.connections)
+
+
+Case = tuple[str, str, Callable[[], dict[str, str]]]  # label, path, headers
+
+
+@dataclass(frozen=True)
+class Target:
+    """One column of a comparison: a server, loaded with identical requests or every request distinct."""
+
+    name: str
+    server: Server
+    distinct: bool = False
+
+
+def interleaved(
+    args: argparse.Namespace, targets: Sequence[Target], cases: Sequence[Case]
+) -> dict[tuple[str, str], Load]:
+    """Warm every server up on every case, then `args.rounds` rounds of runs interleaved case by case and
+    target by target (so a slow spell of the machine hits them all alike); the median run of each."""
+    for server in {id(t.server): t.server for t in targets}.values():
+        for _, path, headers in cases:
+            warm_up(args, server.url + path, headers())
+    width = max(len(t.name) for t in targets)
+    runs: dict[tuple[str, str], list[Load]] = {}
+    for round_ in range(args.rounds):
+        for label, path, headers in cases:
+            for target in targets:
+                url = target.server.url + path
+                check(url, headers())
+                result = load(args.loader, url, headers(), args.duration, args.connections, distinct=target.distinct)
+                runs.setdefault((label, target.name), []).append(result)
+                target.server.sample_rss()
+                print(
+                    f"  round {round_ + 1} {label:13} {target.name:{width}} {result.rps:9,.0f} req/s "
+                    f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:7.2f} ms",
+                    flush=True,
+                )
+    return {key: median_load(value) for key, value in runs.items()}

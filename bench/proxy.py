@@ -37,25 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         mock = stack.enter_context(h.server("mock", h.mock_argv(port), "/__mock/health", {}, port))
         port = h.free_port()
         proxy = stack.enter_context(h.server("proxy", proxy_argv(port, mock.url), "/__mock/health", {}, port))
-        servers = (mock, proxy)
-        for srv in servers:
-            for _, path, headers in ENDPOINTS:
-                h.warm_up(args, srv.url + path, headers())
-        runs: dict[tuple[str, str], list[h.Load]] = {}
-        for round_ in range(args.rounds):
-            for label, path, headers in ENDPOINTS:
-                for srv in servers:
-                    h.check(srv.url + path, headers())
-                    result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections)
-                    runs.setdefault((label, srv.name), []).append(result)
-                    print(
-                        f"  round {round_ + 1} {label:11} {srv.name:5} {result.rps:9,.0f} req/s "
-                        f"p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:7.2f} ms",
-                        flush=True,
-                    )
+        medians = h.interleaved(args, [h.Target("mock", mock), h.Target("proxy", proxy)], ENDPOINTS)
         rows = []
         for label, _, _ in ENDPOINTS:
-            direct, proxied = h.median_load(runs[(label, "mock")]), h.median_load(runs[(label, "proxy")])
+            direct, proxied = medians[(label, "mock")], medians[(label, "proxy")]
             rows.append(
                 [
                     label,

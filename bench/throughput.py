@@ -50,36 +50,13 @@ def main(argv: list[str] | None = None) -> None:
                 h.server("starlette", h.bare_argv(port, bodies_file), h.MIFUMO, {}, port, args.startup_timeout)
             )
         )
-        for srv in servers:
-            for _, path, headers in ENDPOINTS:
-                h.warm_up(args, srv.url + path, headers())
-        runs: dict[tuple[str, str], list[h.Load]] = {}
-        for round_ in range(args.rounds):
-            for label, path, headers in ENDPOINTS:
-                for srv in servers:
-                    h.check(srv.url + path, headers())
-                    result = h.load(args.loader, srv.url + path, headers(), args.duration, args.connections)
-                    runs.setdefault((label, srv.name), []).append(result)
-                    srv.sample_rss()
-                    print(
-                        f"  round {round_ + 1} {label:11} {srv.name:9} {result.rps:9,.0f} req/s "
-                        f"p99 {result.p99_ms:7.2f} ms",
-                        flush=True,
-                    )
-                    if srv is mock:  # the same mock, every request distinct: connexion decides each one
-                        result = h.load(
-                            args.loader, srv.url + path, headers(), args.duration, args.connections, distinct=True
-                        )
-                        runs.setdefault((label, UNCACHED), []).append(result)
-                        print(
-                            f"  round {round_ + 1} {label:11} {UNCACHED} {result.rps:9,.0f} req/s "
-                            f"p99 {result.p99_ms:7.2f} ms",
-                            flush=True,
-                        )
+        # The same mock twice: answers replayed, and every request distinct (connexion decides each).
+        targets = [h.Target("mock", mock), h.Target(UNCACHED, mock, distinct=True)]
+        targets += [h.Target(srv.name, srv) for srv in servers[1:]]
+        medians = h.interleaved(args, targets, ENDPOINTS)
         rows = []
         for label, _, _ in ENDPOINTS:
-            med = {srv.name: h.median_load(runs[(label, srv.name)]) for srv in servers}
-            med[UNCACHED] = h.median_load(runs[(label, UNCACHED)])
+            med = {target.name: medians[(label, target.name)] for target in targets}
             rss = {srv.name: max(srv.rss) for srv in servers} | {UNCACHED: max(mock.rss)}
             for name in ["mock", UNCACHED, *(srv.name for srv in servers[1:])]:
                 m = med[name]

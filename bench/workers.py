@@ -9,49 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import _harness as h
 
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    path: str
-    headers: Callable[[], dict[str, str]]
-
-
-def measure(
-    args: argparse.Namespace, servers: list[h.Server], work: dict[str, list[Case]]
-) -> dict[tuple[str, str], h.Load]:
-    for srv in servers:
-        for case in work[srv.name]:
-            h.warm_up(args, srv.url + case.path, case.headers())
-    runs: dict[tuple[str, str], list[h.Load]] = {}
-    for round_ in range(args.rounds):
-        for case_index in range(max(len(c) for c in work.values())):
-            for srv in servers:
-                if case_index >= len(work[srv.name]):
-                    continue
-                case = work[srv.name][case_index]
-                h.check(srv.url + case.path, case.headers())
-                result = h.load(
-                    args.loader,
-                    srv.url + case.path,
-                    case.headers(),
-                    args.duration,
-                    args.connections,
-                    distinct=args.distinct,
-                )
-                runs.setdefault((case.name, srv.name), []).append(result)
-                srv.sample_rss()
-                print(
-                    f"  round {round_ + 1} {case.name:29} {srv.name:10} {result.rps:9,.0f} req/s "
-                    f"p99 {result.p99_ms:7.2f} ms",
-                    flush=True,
-                )
-    return {key: h.median_load(value) for key, value in runs.items()}
+CASES: list[h.Case] = [("Mifumo page 1", h.MIFUMO, h.mifumo_headers), ("WePay page 1", h.WEPAY, h.wepay_headers)]
 
 
 def workers(args: argparse.Namespace) -> None:
@@ -73,18 +34,11 @@ def workers(args: argparse.Namespace) -> None:
                     )
                 )
             )
-        work = {
-            srv.name: [
-                Case("Mifumo page 1", h.MIFUMO, h.mifumo_headers),
-                Case("WePay page 1", h.WEPAY, h.wepay_headers),
-            ]
-            for srv in servers
-        }
-        med = measure(args, servers, work)
+        med = h.interleaved(args, [h.Target(srv.name, srv, distinct=args.distinct) for srv in servers], CASES)
     rows = []
-    for case in work["1 worker"]:
-        one, two = med[(case.name, "1 worker")], med[(case.name, "2 workers")]
-        rows.append([case.name, one.rps, one.p99_ms, two.rps, two.p99_ms, h.ratio(two.rps, one.rps)])
+    for label, _, _ in CASES:
+        one, two = med[(label, "1 worker")], med[(label, "2 workers")]
+        rows.append([label, one.rps, one.p99_ms, two.rps, two.p99_ms, h.ratio(two.rps, one.rps)])
     print(
         h.table(
             f"--workers 2 vs 1, default dataset, c={args.connections}, server on CPUs {h.ALL_CPUS} "

@@ -124,6 +124,7 @@ class AdminApi:
         self.log = log
         self.defaults = (config.seed, config.size)  # what a reset regenerates unless told otherwise
         self.guard = AdminGuard(config.admin_token, config.host, config.cors_origins)
+        self.document = Spec.load(ADMIN_SPEC_PATH).document  # its own OpenAPI document, read once
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): self.health,
             ("GET", "/dataset"): self.dataset,
@@ -170,7 +171,7 @@ class AdminApi:
         return 204, None
 
     async def openapi(self, _: AdminRequest) -> tuple[int, Any]:
-        return 200, Spec.load(ADMIN_SPEC_PATH).document
+        return 200, self.document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await (await self._response(scope, receive))(scope, receive, send)

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from billing_contract.spec import Spec
 from mock_server.documented import DocumentedResponses
 from mock_server.pipeline.preferences import preference_problem
-from mock_server.pipeline.scope import operation_of, preference_of
+from mock_server.pipeline.scope import Preference, operation_of, preference_of
 
 # The statuses a credentials check answers; each operation documents the one its API uses.
 CREDENTIALS_STATUSES = (401, 403)
@@ -29,6 +29,15 @@ def credentials_status(spec: Spec) -> dict[str, int]:
     }
 
 
+def _chosen(scope: Scope) -> tuple[str, Preference] | None:
+    """The routed operation and the preference, when the request chooses its answer."""
+    operation_id = operation_of(scope)
+    preference = preference_of(scope)
+    if scope["type"] != "http" or operation_id is None or not preference.chooses_answer:
+        return None
+    return operation_id, preference
+
+
 class CheckedPreference:
     def __init__(self, next_app: ASGIApp, documented: DocumentedResponses, spec: Spec) -> None:
         self.next_app = next_app
@@ -36,11 +45,11 @@ class CheckedPreference:
         self.credentials_status = credentials_status(spec)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation_id = operation_of(scope)
-        preference = preference_of(scope)
-        if scope["type"] != "http" or operation_id is None or not preference.chooses_answer:
+        chosen = _chosen(scope)
+        if chosen is None:
             await self.next_app(scope, receive, send)
             return
+        operation_id, preference = chosen
         documented = self.documented
         code = preference.code or 200
         if code not in documented.statuses(operation_id):
@@ -68,10 +77,10 @@ class ChosenAnswer:
         self.documented = documented
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation_id = operation_of(scope)
-        preference = preference_of(scope)
-        if scope["type"] != "http" or operation_id is None or not preference.chooses_answer:
+        chosen = _chosen(scope)
+        if chosen is None:
             await self.next_app(scope, receive, send)
             return
+        operation_id, preference = chosen
         response = self.documented.response(operation_id, preference.code or 200, preference.example)
         await response(scope, receive, send)
