@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
 import jsonschema_rs
+import orjson
 
 from billing_contract import MIFUMO, WEPAY, facts
 from billing_contract.spec import Spec, to_json_schema
@@ -61,6 +62,12 @@ def body_of(exchange: ExchangeLike) -> tuple[bool, Any]:
 
 @functools.lru_cache(maxsize=16)
 def _parsed(text: str) -> tuple[bool, Any]:
+    """orjson where it can (3x faster); what it refuses and Python's json reads (NaN, integers past 64
+    bits) is read by json, so what counts as JSON is Python's json's answer either way."""
+    try:
+        return True, orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return True, json.loads(text)
     except ValueError:
@@ -214,7 +221,7 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
     schema = response_schema(spec, operation_id, exchange.status)
     if schema is None:
         return []
-    is_json, body = body_of(exchange)
+    is_json, _ = body_of(exchange)
     if not is_json:
         return [
             Violation(
@@ -224,7 +231,7 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
                 f"{exchange.header('Content-Type') or 'no Content-Type'}: {shown(exchange.text)}",
             )
         ]
-    errors = schema_errors(schema, body)
+    errors = _schema_errors_of(spec, operation_id, exchange.status, exchange.text)
     if not errors:
         return []
     return [
@@ -235,6 +242,14 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
             "; ".join(errors),
         )
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_errors_of(spec: Spec, operation_id: str, status: int, text: str) -> tuple[str, ...]:
+    """`schema_errors` of one JSON text against one documented response, remembered: a pure function of
+    these four, and a proxy or a walk sees the same answer text many times."""
+    schema = response_schema(spec, operation_id, status)
+    return tuple(schema_errors(schema, _parsed(text)[1])) if schema is not None else ()
 
 
 def error_envelope(spec: Spec, api: str, exchange: ExchangeLike) -> list[Violation]:

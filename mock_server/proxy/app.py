@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import aiohttp
 import orjson
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -27,7 +26,7 @@ from mock_server.errors import ApiProblem, Kind
 from mock_server.proxy.checks import REQUEST_RULES, Finding, OperationChecks
 from mock_server.proxy.config import ProxyConfig
 from mock_server.proxy.exchange import RelayedExchange
-from mock_server.proxy.forward import ForwardedRequest, Upstream, UpstreamAnswer, UpstreamError, new_session
+from mock_server.proxy.forward import ForwardedRequest, Upstream, UpstreamAnswer, UpstreamError
 from mock_server.proxy.recorder import Recorder
 from mock_server.proxy.violations import Violation, ViolationLog, now
 
@@ -48,8 +47,9 @@ class ProxyApp:
         self.violations = ViolationLog()
         self.recorder = Recorder(config.record_path, self.spec) if config.record_path else None
         self.checks = {op_id: OperationChecks(self.spec, op) for op_id, op in self.spec.operations.items()}
-        self._session: aiohttp.ClientSession | None = None
-        self._upstreams: dict[str, Upstream] = {}
+        self.upstreams = {
+            api: Upstream(url, config.upstream_timeout, config.max_body) for api, url in config.upstreams.items()
+        }
 
     # -- ASGI ---------------------------------------------------------------------------------------
 
@@ -83,11 +83,10 @@ class ProxyApp:
                 return
 
     async def close(self) -> None:
-        """At shutdown: the recording, the report and the JUnit file are written, the client closed."""
+        """At shutdown: the recording, the report and the JUnit file are written, the connections closed."""
         self.write_outputs()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for upstream in self.upstreams.values():
+            upstream.close()
 
     def write_outputs(self) -> None:
         if self.recorder is not None:
@@ -114,15 +113,6 @@ class ProxyApp:
             return JSONResponse({"detail": "not recording: start the proxy with --record FILE"}, status_code=409)
         return JSONResponse(self.recorder.flush().as_json())
 
-    def upstream(self, api: str) -> Upstream:
-        if self._session is None:  # made on first use, inside the serving event loop
-            self._session = new_session()
-            self._upstreams = {
-                name: Upstream(url, self._session, self.config.upstream_timeout, self.config.max_body)
-                for name, url in self.config.upstreams.items()
-            }
-        return self._upstreams[api]
-
     # -- relaying -----------------------------------------------------------------------------------
 
     async def _relay(self, api: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,7 +120,7 @@ class ProxyApp:
         matched = self.spec.match(scope["method"], scope["path"])
         checks = self.checks[matched[0].operation_id] if matched else None
         findings = checks.request(scope, matched[1]) if checks and matched else []
-        upstream = self.upstream(api)
+        upstream = self.upstreams[api]
         client_base = _client_base(scope)
         try:
             answer = await upstream.send(_forwarded(scope, body, client_base))
@@ -242,7 +232,7 @@ def _forwarded(scope: Scope, body: bytes, client_base: str) -> ForwardedRequest:
 def _rewrite_links(answer: UpstreamAnswer, upstream_origin: str, client_base: str) -> bytes:
     """Mifumo links naming the upstream, rewritten to the proxy; the rest of the body byte for byte."""
     encoded = any(k.lower() == b"content-encoding" for k, _ in answer.headers)
-    if encoded or answer.status != 200:
+    if encoded or answer.status != 200 or upstream_origin.encode("latin-1") not in answer.body:
         return answer.body
     try:
         body = json.loads(answer.body)

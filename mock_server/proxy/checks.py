@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connexion.lifecycle import ConnexionRequest
-
 from billing_contract.spec import Operation, Spec
 from conformance import rules
+from mock_server.compiled import PlannedRequest, QueryReader
 from mock_server.connexion_fastpath import CachingURIParser
 from mock_server.errors.v3 import V3Envelope
 from mock_server.proxy.exchange import RelayedExchange
@@ -42,19 +41,18 @@ class OperationChecks:
         self.operation = operation
         self.parameters: list[dict[str, Any]] = spec.parameters(operation.operation_id)
         self.compiled = compile_parameters(self.parameters)
-        self.uri_parser = CachingURIParser(self.parameters, {})
+        self.query = QueryReader(CachingURIParser(self.parameters, {}))
         schemes = spec.document.get("components", {}).get("securitySchemes", {})
         requirement = (operation.raw.get("security") or spec.document.get("security") or [{}])[0]
         self.schemes = [schemes[name] for name in requirement]
 
     def request(self, scope: Mapping[str, Any], path_params: dict[str, str]) -> list[Finding]:
-        request = ConnexionRequest({**scope, "path_params": path_params}, uri_parser=self.uri_parser)
+        request = PlannedRequest.read(scope, path_params, self.query)  # read as the mock's compiled path reads it
         findings = [
             Finding("request", "request-parameters", f"{error.location} parameter {V3Envelope.message(error)}")
             for error in find_errors(self.compiled, request)
         ]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if not credentials_presented(self.schemes, headers):
+        if not credentials_presented(self.schemes, request.headers):
             names = ", ".join(_scheme_label(s) for s in self.schemes)
             findings.append(Finding("request", "request-credentials", f"the request should carry {names}"))
         return findings

@@ -10,12 +10,11 @@ never followed; the environment's proxy settings are ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import aiohttp
-from multidict import CIMultiDict
-from yarl import URL
+from mock_server.proxy.http1 import Http1Client, Origin, TransportError
 
-# Connection-level headers, meaningful for one hop only, plus those httpx sets for the new hop.
+# Connection-level headers, meaningful for one hop only, plus those the client sets for the new hop.
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -74,84 +73,46 @@ def end_to_end(headers: Headers) -> Headers:
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in connection_tokens]
 
 
-# The client adds none of its own headers: what the client sent is what the upstream gets.
-_NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-
-
-def new_session() -> aiohttp.ClientSession:
-    """The proxy's client: aiohttp (its C HTTP parser forwards several times faster than httpx here), keeping
-    bodies as sent (no decompression) and cookies out, ignoring the environment's proxy settings."""
-    return aiohttp.ClientSession(
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=_NO_AUTO_HEADERS,
-        trust_env=False,
-        connector=aiohttp.TCPConnector(limit=256),
-    )
-
-
 class Upstream:
-    """One API's upstream: a fixed base URL, a timeout and a body size cap."""
+    """One API's upstream: a fixed base URL, a timeout and a body size cap, over `Http1Client`."""
 
-    def __init__(self, base_url: str, session: aiohttp.ClientSession, timeout: float, max_body: int) -> None:
-        self.base = URL(base_url.rstrip("/"))
-        self.session = session
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+    def __init__(self, base_url: str, timeout: float, max_body: int) -> None:
+        self.base = urlsplit(base_url.rstrip("/"))
         self.seconds = timeout
-        self.max_body = max_body
+        self.client = Http1Client(Origin.of(self.base.scheme, self.base.hostname or "", self.base.port), max_body)
 
     @property
     def origin(self) -> str:
         """`scheme://host[:port]` plus the base path: how the upstream's absolute links begin."""
-        return str(self.base).rstrip("/")
+        return f"{self.base.scheme}://{self.base.netloc}{self.base.path}".rstrip("/")
 
-    def url_for(self, raw_path: bytes, query_string: bytes) -> URL:
-        """The upstream's base with the client's path and query appended, percent-encoding kept as sent."""
-        target = self.base.raw_path.rstrip("/") + raw_path.decode("latin-1")
-        if query_string:
-            target += "?" + query_string.decode("latin-1")
-        return URL(f"{self.base.scheme}://{self.base.raw_authority}{target}", encoded=True)
+    def target_for(self, raw_path: bytes, query_string: bytes) -> bytes:
+        """The upstream's base path with the client's path and query appended, percent-encoding as sent."""
+        target = self.base.path.rstrip("/").encode("latin-1") + raw_path
+        return target + b"?" + query_string if query_string else target
 
     async def send(self, request: ForwardedRequest) -> UpstreamAnswer:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in end_to_end(request.headers)]
-        headers += [("X-Forwarded-Host", request.client_host), ("X-Forwarded-Proto", request.client_scheme)]
+        headers = end_to_end(request.headers)
+        headers += [(b"X-Forwarded-Host", request.client_host.encode("latin-1")),
+                    (b"X-Forwarded-Proto", request.client_scheme.encode("latin-1"))]  # fmt: skip
         if request.client_ip:
-            headers.append(("X-Forwarded-For", request.client_ip))
+            headers.append((b"X-Forwarded-For", request.client_ip.encode("latin-1")))
+        target = self.target_for(request.raw_path, request.query_string)
+        method = request.method.encode("latin-1")
         try:
-            async with self.session.request(
-                request.method,
-                self.url_for(request.raw_path, request.query_string),
-                headers=CIMultiDict(headers),
-                data=request.body or None,
-                allow_redirects=False,
-                timeout=self.timeout,
-            ) as response:
-                body = await self._read_capped(response)
-                answer_headers = end_to_end(list(response.raw_headers))
-                return UpstreamAnswer(response.status, answer_headers, body)
-        except TimeoutError:
-            raise UpstreamError("timeout", f"the upstream did not answer within {self.seconds:g} s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamError("unreachable", f"the upstream could not be reached: {_reason(exc)}") from None
+            answer = await self.client.request(method, target, headers, request.body, self.seconds)
+        except TransportError as exc:
+            if exc.kind == "timeout":
+                raise UpstreamError("timeout", f"the upstream did not answer within {self.seconds:g} s") from None
+            raise UpstreamError("unreachable", _reason(exc)) from None
+        return UpstreamAnswer(answer.status, end_to_end(answer.headers), answer.body)
 
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > self.max_body:
-                raise UpstreamError("unreachable", f"the upstream's answer exceeds {self.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+    def close(self) -> None:
+        self.client.close()
 
 
-def _reason(exc: Exception) -> str:
-    """A transport failure in words: what kind of failure, without Python's names."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection refused or failed ({exc.os_error.strerror or 'no detail'})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the answer was not valid HTTP (the connection closed early)"
-    text = " ".join(str(getattr(exc, "message", None) or exc).split())
-    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
-        return f"the answer was not valid HTTP ({text or 'unreadable'})"
-    return text or "the connection failed"
+def _reason(exc: TransportError) -> str:
+    """A transport failure in words, as the 502's detail gives it."""
+    if exc.kind == "too-large":
+        return exc.message
+    return f"the upstream could not be reached: {exc.message}"
