@@ -54,13 +54,21 @@ class Violation:
 # -- reading ------------------------------------------------------------------------------------------
 
 
+# Texts up to this size have their parse and schema verdict remembered (a few dozen of them); a larger one
+# is worked out each time, so what is remembered stays small whatever the answers' size.
+REMEMBERED_TEXT = 256 * 1024
+
+
 def body_of(exchange: ExchangeLike) -> tuple[bool, Any]:
     """(True, value) when the body is JSON, else (False, None). Several rules read one exchange: its text
     is parsed once (rules only read the value)."""
-    return _parsed(exchange.text)
+    return _parse(exchange.text)
 
 
-@functools.lru_cache(maxsize=16)
+def _parse(text: str) -> tuple[bool, Any]:
+    return _remembered_parse(text) if len(text) <= REMEMBERED_TEXT else _parsed(text)
+
+
 def _parsed(text: str) -> tuple[bool, Any]:
     """orjson where it can (3x faster); what it refuses and Python's json reads (NaN, integers past 64
     bits) is read by json, so what counts as JSON is Python's json's answer either way."""
@@ -72,6 +80,9 @@ def _parsed(text: str) -> tuple[bool, Any]:
         return True, json.loads(text)
     except ValueError:
         return False, None
+
+
+_remembered_parse = functools.lru_cache(maxsize=16)(_parsed)
 
 
 def shown(text: str) -> str:
@@ -231,7 +242,9 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
                 f"{exchange.header('Content-Type') or 'no Content-Type'}: {shown(exchange.text)}",
             )
         ]
-    errors = _schema_errors_of(spec, operation_id, exchange.status, exchange.text)
+    text = exchange.text
+    verdict = _remembered_schema_errors if len(text) <= REMEMBERED_TEXT else _schema_errors_of
+    errors = verdict(spec, operation_id, exchange.status, text)
     if not errors:
         return []
     return [
@@ -244,12 +257,14 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
     ]
 
 
-@functools.lru_cache(maxsize=64)
 def _schema_errors_of(spec: Spec, operation_id: str, status: int, text: str) -> tuple[str, ...]:
-    """`schema_errors` of one JSON text against one documented response, remembered: a pure function of
-    these four, and a proxy or a walk sees the same answer text many times."""
+    """`schema_errors` of one JSON text against one documented response: a pure function of these four,
+    remembered for small texts (a proxy or a walk sees the same answer text many times)."""
     schema = response_schema(spec, operation_id, status)
-    return tuple(schema_errors(schema, _parsed(text)[1])) if schema is not None else ()
+    return tuple(schema_errors(schema, _parse(text)[1])) if schema is not None else ()
+
+
+_remembered_schema_errors = functools.lru_cache(maxsize=64)(_schema_errors_of)
 
 
 def error_envelope(spec: Spec, api: str, exchange: ExchangeLike) -> list[Violation]:
@@ -298,7 +313,9 @@ def mifumo_page_unreadable(body: Any) -> list[str]:
     return reasons
 
 
+@functools.lru_cache(maxsize=256)
 def _query(url: str) -> dict[str, list[str]]:
+    """A URL's query, read once per URL (callers only read it): a proxy sees the same links again and again."""
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
@@ -483,6 +500,11 @@ RULES = {
 }
 
 
+@functools.lru_cache(maxsize=16)
+def _page_size_default(spec: Spec, operation_id: str) -> int:
+    return int(spec.query_default(operation_id, "page_size"))
+
+
 def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
     """Every rule that this one exchange can show (`RULES`), for the operation it belongs to."""
     api = api_of(operation_id)
@@ -490,8 +512,7 @@ def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> lis
     if exchange.status >= 400 and exchange.status not in spec.operations[operation_id].statuses:
         found = [*found, *error_envelope(spec, api, exchange)]
     if api == MIFUMO:
-        default = int(next(p for p in spec.parameters(operation_id) if p["name"] == "page_size")["schema"]["default"])
-        return [*found, *mifumo_links(exchange, default)]
+        return [*found, *mifumo_links(exchange, _page_size_default(spec, operation_id))]
     assert api == WEPAY
     version = wepay_api_version_echo(exchange, spec.facts.version_header)
     return [*found, *wepay_links(exchange), *version, *wepay_correlation_id(exchange)]

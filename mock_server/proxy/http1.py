@@ -30,6 +30,8 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 # Connections kept open between requests, and requests in flight, per origin.
 KEEP_IDLE = 64
 MAX_IN_FLIGHT = 256
+# An answer's header section larger than this is refused as the body over its cap is: the proxy holds both.
+MAX_HEADER_BYTES = 256 * 1024
 
 
 class TransportError(Exception):
@@ -82,6 +84,7 @@ class _Connection(asyncio.Protocol):
     def _start(self, head_only: bool) -> None:
         self._head_only = head_only
         self._headers: Headers = []
+        self._header_bytes = 0
         self._chunks: list[bytes] = []
         self._size = 0
         self._received = False
@@ -139,6 +142,10 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks ----------------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._fail("too-large", f"the upstream's answer headers exceed {MAX_HEADER_BYTES} bytes")
+            return
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
