@@ -156,8 +156,8 @@ class ProxyApp:
     ) -> None:
         operation = checks.operation.operation_id if checks else None
         if operation is not None:
-            self.violations.checked_rules(operation, [*REQUEST_RULES, *response_rules])
-        secrets = _secrets(scope)
+            self.violations.checked_rules(operation, (*REQUEST_RULES, *response_rules))
+        secrets = _secrets(scope) if findings else []
         for finding in findings:
             self.violations.add(
                 Violation(

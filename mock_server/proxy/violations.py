@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import xml.etree.ElementTree as ET
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,20 +39,24 @@ def now() -> str:
 
 
 class ViolationLog:
-    """Every violation, and how often each (operation, rule) was checked, for the JUnit report."""
+    """Every violation, and which (operation, rule) pairs were checked at all, for the JUnit report."""
 
     def __init__(self) -> None:
         self.violations: list[Violation] = []
-        self.checked: Counter[tuple[str, str]] = Counter()
+        self.checked: set[tuple[str, str]] = set()
+        self._noted: set[tuple[str, tuple[str, ...]]] = set()
 
-    def checked_rules(self, operation: str, rules: list[str]) -> None:
-        for rule in rules:
-            self.checked[(operation, rule)] += 1
+    def checked_rules(self, operation: str, rules: tuple[str, ...]) -> None:
+        """An operation's exchanges are checked on one of a few rule sets (all; the request's alone when the
+        upstream gave no answer): each set noted once."""
+        if (operation, rules) not in self._noted:
+            self._noted.add((operation, rules))
+            self.checked.update((operation, rule) for rule in rules)
 
     def add(self, violation: Violation) -> None:
         self.violations.append(violation)
         if violation.operation:
-            self.checked.setdefault((violation.operation, violation.rule), 1)
+            self.checked.add((violation.operation, violation.rule))
         logger.warning(violation.line())
 
     def as_json(self) -> list[dict[str, Any]]:
