@@ -32,6 +32,7 @@ from mock_server.flags import (
     check_port,
     env_value,
     integer,
+    logs_access,
     number,
     stop_on_sigterm,
     switch,
@@ -337,7 +338,7 @@ def serve(argv: Sequence[str]) -> int:
         "host": args.host,
         "port": args.port,
         "log_level": args.log_level,
-        "access_log": True,
+        "access_log": logs_access(args.log_level),
         "timeout_graceful_shutdown": 10,
     }
     if args.reload:

@@ -20,6 +20,12 @@ EXIT_USAGE = 2
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
+def logs_access(log_level: str) -> bool:
+    """Whether uvicorn's access log is on: at `info` and below. Above, it is switched off rather than
+    filtered, because uvicorn formats each line's arguments (client, quoted path) before the level check."""
+    return LOG_LEVELS.index(log_level) >= LOG_LEVELS.index("info")
+
+
 class ConfigurationError(Exception):
     """A flag, variable, file or port billing-mock cannot start with: one line, exit status 2. (The
     suite's `conformance.UsageError` is its own: the two command lines share nothing.)"""

@@ -118,6 +118,7 @@ def proxy(argv: Sequence[str]) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=flags.logs_access(args.log_level),
         lifespan="on",
         timeout_graceful_shutdown=10,
         **UVICORN_OPTIONS,

@@ -170,3 +170,14 @@ def test_credentials_command_works_whichever_python3_is_first_on_path(tmp_path: 
         check=True,
     )
     assert quoted.stdout.strip() == "a'b"
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), ("warning", False)])
+def test_access_log_lines_at_info_and_none_above(level: str, logged: bool) -> None:
+    """Above `info` uvicorn's access log is switched off, not filtered (it would format every line first)."""
+    with mock_process("--log-level", level) as spawned:
+        httpx.get(f"{spawned.url}/api/billing/history/", headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}"})
+        time.sleep(0.3)
+        access = '"GET /api/billing/history/ HTTP/1.1" 200'
+        lines = [line for line in (spawned.stdout + spawned.stderr).splitlines() if access in line]
+    assert bool(lines) is logged, lines
