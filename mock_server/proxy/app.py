@@ -51,6 +51,10 @@ class ProxyApp:
         self.upstreams = {
             api: Upstream(url, config.upstream_timeout, config.max_body) for api, url in config.upstreams.items()
         }
+        self.tooling: dict[tuple[str, str], Callable[[], Response]] = {
+            (VIOLATIONS_PATH, "GET"): self._violations_response,
+            (FLUSH_PATH, "POST"): self._flush_response,
+        }
 
     # -- ASGI ---------------------------------------------------------------------------------------
 
@@ -62,8 +66,7 @@ class ProxyApp:
             await self.mock(scope, receive, send)
             return
         path = scope["path"]
-        tooling = {(VIOLATIONS_PATH, "GET"): self._violations_response, (FLUSH_PATH, "POST"): self._flush_response}
-        route = tooling.get((path, scope["method"]))
+        route = self.tooling.get((path, scope["method"]))
         if route is not None:
             await self._guarded(scope, route)(scope, receive, send)
             return

@@ -93,8 +93,10 @@ class Upstream:
 
     async def send(self, request: ForwardedRequest) -> UpstreamAnswer:
         headers = end_to_end(request.headers)
-        headers += [(b"X-Forwarded-Host", request.client_host.encode("latin-1")),
-                    (b"X-Forwarded-Proto", request.client_scheme.encode("latin-1"))]  # fmt: skip
+        headers += [
+            (b"X-Forwarded-Host", request.client_host.encode("latin-1")),
+            (b"X-Forwarded-Proto", request.client_scheme.encode("latin-1")),
+        ]
         if request.client_ip:
             headers.append((b"X-Forwarded-For", request.client_ip.encode("latin-1")))
         target = self.target_for(request.raw_path, request.query_string)
