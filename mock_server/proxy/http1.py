@@ -11,7 +11,8 @@ length-delimited bodies and keep-alive, and refuses malformed answers. TLS is as
 What the module decides itself, each in one place below: which answers have no body (HEAD, 1xx, 204,
 304), a body delimited by the connection closing, interim 1xx answers skipped, a reused connection that
 the upstream closed while idle retried once on a new one (safe methods only), and a connection that
-failed or timed out never reused.
+failed, timed out or sent more than the one answer asked for never reused (an upstream out of step must not
+hand one client's request another answer).
 """
 
 from __future__ import annotations
@@ -141,7 +142,13 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self._answer is None or self._answer.done():  # a second answer to one request: out of step
+            self.close()
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._answer is None or self._answer.done():
+            return
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > MAX_HEADER_BYTES:
             self._fail("too-large", f"the upstream's answer headers exceed {MAX_HEADER_BYTES} bytes")

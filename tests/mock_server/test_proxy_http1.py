@@ -178,6 +178,30 @@ def test_bytes_after_a_complete_answer_make_the_connection_unusable() -> None:
     run(test)
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG",  # a whole second answer
+        b"HTTP/1.1 200 OK\r\nX-Smuggled: 1\r\nContent-Length: 5\r\n\r\nWR",  # the start of one
+    ],
+    ids=["whole", "partial"],
+)
+def test_a_second_answer_in_the_same_segment_is_never_given_to_the_next_request(extra: bytes) -> None:
+    """An upstream out of step (an answer nobody asked for, in the same write as the real one) must not hand
+    its extra answer, or part of it, to the next request: the connection is dropped, the first answer kept whole."""
+
+    async def test() -> None:
+        async with serving(replying(OK + extra)) as server:
+            client = client_for(server)
+            first = await get(client)
+            assert (first.status, first.body, first.headers) == (200, b"ok", [(b"Content-Length", b"2")])
+            second = await get(client)
+            assert (second.body, second.headers) == (b"ok", [(b"Content-Length", b"2")])
+            assert server.connections == 2
+
+    run(test)
+
+
 # -- which answers have a body ----------------------------------------------------------------------------
 
 
