@@ -88,6 +88,14 @@ def serve_parser() -> argparse.ArgumentParser:
     )
     add_flag(parser, "--host", "address to listen on", "127.0.0.1", default=env_value("host", "127.0.0.1"))
     add_flag(parser, "--port", "port to listen on", 4010, type=int, default=integer("port", 4010))
+    add_flag(
+        parser,
+        "--forwarded-allow-ips",
+        "proxies whose X-Forwarded-Proto/-For are believed (comma-separated, * for any): behind a TLS-terminating "
+        "ingress, Mifumo's next/previous links then keep https",
+        "127.0.0.1",
+        default=env_value("forwarded-allow-ips"),
+    )
     add_dataset_arguments(parser)
     add_flag(
         parser,
@@ -339,6 +347,7 @@ def serve(argv: Sequence[str]) -> int:
         "port": args.port,
         "log_level": args.log_level,
         "access_log": logs_access(args.log_level),
+        "forwarded_allow_ips": args.forwarded_allow_ips,  # None: uvicorn's own default (127.0.0.1)
         "timeout_graceful_shutdown": 10,
     }
     if args.reload:

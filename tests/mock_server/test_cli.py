@@ -181,3 +181,26 @@ def test_access_log_lines_at_info_and_none_above(level: str, logged: bool) -> No
         access = '"GET /api/billing/history/ HTTP/1.1" 200'
         lines = [line for line in (spawned.stdout + spawned.stderr).splitlines() if access in line]
     assert bool(lines) is logged, lines
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "scheme"),
+    [
+        ((), {}, "https"),  # loopback is believed by default
+        (("--forwarded-allow-ips", "192.0.2.1"), {}, "http"),  # a proxy elsewhere: the header is not believed
+        ((), {"BILLING_MOCK_FORWARDED_ALLOW_IPS": "*"}, "https"),
+    ],
+    ids=["default", "other-proxy", "env-any"],
+)
+def test_forwarded_proto_is_believed_only_from_allowed_proxies(
+    args: tuple[str, ...], env: dict[str, str], scheme: str
+) -> None:
+    """Behind a TLS-terminating ingress Mifumo's absolute links must keep the client's https: the ingress's
+    X-Forwarded-Proto is believed when its address is allowed (deploy/kubernetes.yaml allows any)."""
+    with mock_process(*args, env=clean_env(**env)) as spawned:
+        page = httpx.get(
+            f"{spawned.url}/api/billing/history/?page_size=1",
+            headers={"Authorization": f"Bearer {DEFAULT_BEARER_TOKEN}", "X-Forwarded-Proto": "https"},
+        )
+    assert page.status_code == 200
+    assert page.json()["next"].startswith(f"{scheme}://127.0.0.1:"), page.json()["next"]
