@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jsonschema
@@ -54,21 +54,37 @@ class Violation:
 # -- reading ------------------------------------------------------------------------------------------
 
 
-# Texts up to this size have their parse and schema verdict remembered (a few dozen of them); a larger one
-# is worked out each time, so what is remembered stays small whatever the answers' size.
+# Texts up to this size are remembered by `remembered` functions (a few dozen of them); a larger one is
+# worked out each time, so what is remembered stays small whatever the answers' size.
 REMEMBERED_TEXT = 256 * 1024
+
+T = TypeVar("T")
+
+
+def remembered(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """For a pure function whose last argument is a text (str or bytes): its answers remembered (LRU, callers
+    only read them) while that text is at most `REMEMBERED_TEXT` long. A proxy or a walk sees the same answer
+    text many times; a huge one is not worth keeping."""
+
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+
+        @functools.wraps(function)
+        def call(*args: Any) -> T:
+            return (cached if len(args[-1]) <= REMEMBERED_TEXT else function)(*args)
+
+        return call
+
+    return decorate
 
 
 def body_of(exchange: ExchangeLike) -> tuple[bool, Any]:
     """(True, value) when the body is JSON, else (False, None). Several rules read one exchange: its text
     is parsed once (rules only read the value)."""
-    return _parse(exchange.text)
+    return _parsed(exchange.text)
 
 
-def _parse(text: str) -> tuple[bool, Any]:
-    return _remembered_parse(text) if len(text) <= REMEMBERED_TEXT else _parsed(text)
-
-
+@remembered(maxsize=16)
 def _parsed(text: str) -> tuple[bool, Any]:
     """orjson where it can (3x faster); what it refuses and Python's json reads (NaN, integers past 64
     bits) is read by json, so what counts as JSON is Python's json's answer either way."""
@@ -80,9 +96,6 @@ def _parsed(text: str) -> tuple[bool, Any]:
         return True, json.loads(text)
     except ValueError:
         return False, None
-
-
-_remembered_parse = functools.lru_cache(maxsize=16)(_parsed)
 
 
 def shown(text: str) -> str:
@@ -242,9 +255,7 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
                 f"{exchange.header('Content-Type') or 'no Content-Type'}: {shown(exchange.text)}",
             )
         ]
-    text = exchange.text
-    verdict = _remembered_schema_errors if len(text) <= REMEMBERED_TEXT else _schema_errors_of
-    errors = verdict(spec, operation_id, exchange.status, text)
+    errors = _schema_errors_of(spec, operation_id, exchange.status, exchange.text)
     if not errors:
         return []
     return [
@@ -257,14 +268,11 @@ def body_matches(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[
     ]
 
 
+@remembered(maxsize=64)
 def _schema_errors_of(spec: Spec, operation_id: str, status: int, text: str) -> tuple[str, ...]:
-    """`schema_errors` of one JSON text against one documented response: a pure function of these four,
-    remembered for small texts (a proxy or a walk sees the same answer text many times)."""
+    """`schema_errors` of one JSON text against one documented response."""
     schema = response_schema(spec, operation_id, status)
-    return tuple(schema_errors(schema, _parse(text)[1])) if schema is not None else ()
-
-
-_remembered_schema_errors = functools.lru_cache(maxsize=64)(_schema_errors_of)
+    return tuple(schema_errors(schema, _parsed(text)[1])) if schema is not None else ()
 
 
 def error_envelope(spec: Spec, api: str, exchange: ExchangeLike) -> list[Violation]:
@@ -313,9 +321,9 @@ def mifumo_page_unreadable(body: Any) -> list[str]:
     return reasons
 
 
-@functools.lru_cache(maxsize=256)
+@remembered(maxsize=256)
 def _query(url: str) -> dict[str, list[str]]:
-    """A URL's query, read once per URL (callers only read it): a proxy sees the same links again and again."""
+    """A URL's query (a proxy sees the same links again and again)."""
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 

@@ -9,7 +9,6 @@ behind the proxy and keeps being checked. That rewrite is the one change the pro
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 
@@ -238,13 +237,12 @@ def _rewrite_links(answer: UpstreamAnswer, upstream_origin: str, client_base: st
     encoded = any(k.lower() == b"content-encoding" for k, _ in answer.headers)
     if encoded or answer.status != 200 or upstream_origin.encode("latin-1") not in answer.body:
         return answer.body
-    small = len(answer.body) <= rules.REMEMBERED_TEXT
-    return (_remembered_rewrite if small else _links_rewritten)(answer.body, upstream_origin, client_base)
+    return _links_rewritten(upstream_origin, client_base, answer.body)
 
 
-def _links_rewritten(raw: bytes, upstream_origin: str, client_base: str) -> bytes:
-    """A pure function of its three inputs (remembered for small bodies: clients ask for the same page
-    again and again)."""
+@rules.remembered(maxsize=64)
+def _links_rewritten(upstream_origin: str, client_base: str, raw: bytes) -> bytes:
+    """A pure function of its inputs, remembered: clients ask for the same page again and again."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -255,9 +253,6 @@ def _links_rewritten(raw: bytes, upstream_origin: str, client_base: str) -> byte
             rewritten = client_base + link[len(upstream_origin) :]
             raw = raw.replace(json.dumps(link).encode(), json.dumps(rewritten).encode(), 1)
     return raw
-
-
-_remembered_rewrite = functools.lru_cache(maxsize=64)(_links_rewritten)
 
 
 def _relayed(answer: UpstreamAnswer, body: bytes, violations: int) -> Response:
