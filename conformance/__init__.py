@@ -5,7 +5,7 @@ report = run_suite(SuiteConfig(mifumo_url="http://127.0.0.1:4010"))
 report.exit_code  # 0 all passed, 1 a check failed
 
 Checks end passed, failed, blocked (by the check reporting the root cause) or skipped (`Status`); the
-rules one exchange can show are pure functions in `conformance.rules`, shared with the validating proxy.
+rules one exchange can show are pure functions in `billing_contract.rules`, shared with the validating proxy.
 """
 
 from conformance.config import SuiteConfig, UsageError

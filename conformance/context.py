@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from billing_contract import MIFUMO
+from billing_contract import MIFUMO, rules
 from billing_contract.spec import Spec
-from conformance import rules
 from conformance.config import SuiteConfig
 from conformance.http import Client, Exchange
 from conformance.outcome import Blocked, Failed

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from billing_contract import MIFUMO, facts
+from billing_contract import MIFUMO, facts, rules
 from billing_contract.spec import Spec
-from conformance import rules
 from conformance.checks import checks_for
 from conformance.config import SuiteConfig, UsageError
 from conformance.context import CheckContext

@@ -7,7 +7,7 @@ a GET, `negative_data_rejection` on valid data); `EXERCISED` says which cases ea
 
 A failure's repro is a curl command built from the request as sent, with the credentials shown as the
 `${BILLING_…}` variables the suite reads them from; a body-schema failure lists every schema error
-(through `conformance.rules`, the same code the semantic checks use).
+(through `billing_contract.rules`, the same code the semantic checks use).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from schemathesis.engine import events, from_schema
 from schemathesis.engine.run.unit._case import BudgetExpired
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
-from billing_contract import TAGS, WEPAY, facts
+from billing_contract import TAGS, WEPAY, facts, rules
 from billing_contract.spec import Spec
-from conformance import repro, rules
+from conformance import repro
 from conformance.config import SuiteConfig
 from conformance.pacing import DeadlineExceeded, Pacer
 from conformance.report import CheckResult, Finding, Status

@@ -1,11 +1,11 @@
 """Helpers the checks of both APIs share: operation labels, statuses, bodies against the contract (through
-`conformance.rules`), and the page-shape check both APIs run first."""
+`billing_contract.rules`), and the page-shape check both APIs run first."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from conformance import rules
+from billing_contract import rules
 from conformance.context import CheckContext, page_problems
 from conformance.http import Exchange
 from conformance.outcome import Blocked, Failed, ensure

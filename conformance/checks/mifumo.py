@@ -10,8 +10,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from billing_contract import MIFUMO, facts
-from conformance import rules
+from billing_contract import MIFUMO, facts, rules
 from conformance.checks.common import (
     GET_HISTORY,
     check_page_shape,

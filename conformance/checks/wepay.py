@@ -7,8 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from billing_contract import WEPAY, facts
-from conformance import rules
+from billing_contract import WEPAY, facts, rules
 from conformance.checks.common import (
     GET_STATEMENT,
     LIST_STATEMENTS,

@@ -16,10 +16,9 @@ import orjson
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from billing_contract import MIFUMO
+from billing_contract import MIFUMO, rules
 from billing_contract.facts import API_OF_TAG
 from billing_contract.spec import Spec
-from conformance import rules
 from mock_server.admin import AdminError
 from mock_server.app import MockApp, create_app
 from mock_server.errors import ApiProblem, Kind

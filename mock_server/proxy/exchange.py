@@ -1,4 +1,4 @@
-"""One relayed exchange as the contract's rules read it (`conformance.rules.ExchangeLike`): the request
+"""One relayed exchange as the contract's rules read it (`billing_contract.rules.ExchangeLike`): the request
 the client sent, as the client addressed it, and the upstream's answer."""
 
 from __future__ import annotations

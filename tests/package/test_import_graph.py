@@ -1,4 +1,5 @@
-"""The packages' import graph has no cycles, and the suite depends on the contract, never on the mock.
+"""The packages' import graph has no cycles; the suite and the mock each depend on the contract, never on
+each other (what both apply to an exchange, the rules, is the contract's: `billing_contract.rules`).
 
 Every `import` and `from ... import` of the project's own modules counts, lazy ones inside functions too;
 only those under `if TYPE_CHECKING:` (never run) are left out.
@@ -74,12 +75,29 @@ def test_no_import_cycles() -> None:
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
 
 
+def _reached(graph: dict[str, set[str]], package: str) -> set[str]:
+    return {
+        target.split(".")[0]
+        for module, targets in graph.items()
+        if module.split(".")[0] == package
+        for target in targets
+    }
+
+
 def test_the_suite_imports_the_contract_and_never_the_mock() -> None:
-    graph = _graph()
-    suite = {module: targets for module, targets in graph.items() if module.split(".")[0] == "conformance"}
-    assert any(target.startswith("billing_contract") for targets in suite.values() for target in targets)
-    reached = {target.split(".")[0] for targets in suite.values() for target in targets}
+    reached = _reached(_graph(), "conformance")
+    assert "billing_contract" in reached
     assert reached <= {"conformance", "billing_contract"}, reached
+
+
+def test_the_mock_never_imports_the_suite() -> None:
+    reached = _reached(_graph(), "mock_server")
+    assert "billing_contract" in reached
+    assert "conformance" not in reached, reached
+
+
+def test_the_contract_imports_only_itself() -> None:
+    assert _reached(_graph(), "billing_contract") <= {"billing_contract"}
 
 
 def test_a_cycle_would_be_found() -> None:

@@ -1,4 +1,4 @@
-"""The single-exchange rules (`conformance.rules`) as pure functions: exchange in, violations out. The
+"""The single-exchange rules (`billing_contract.rules`) as pure functions: exchange in, violations out. The
 semantic checks and the validating proxy share them, so they are pinned here on hand-made exchanges."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import httpx
 import jsonschema
 import pytest
 
-from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, MIFUMO, WEPAY, facts
+from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, MIFUMO, WEPAY, facts, rules
 from billing_contract.spec import Spec, load_spec
-from conformance import outcome, repro, rules
+from conformance import outcome, repro
 from mock_server.testing import RunningMock
 
 HISTORY = "http://api.test/api/billing/history/"
@@ -142,7 +142,7 @@ def test_operation_of_a_url(spec: Spec) -> None:
 
 def test_importing_the_suite_loads_no_mock_module() -> None:
     script = (
-        "import sys, conformance, conformance.cli, conformance.rules, conformance.pytest_plugin,"
+        "import sys, conformance, conformance.cli, billing_contract.rules, conformance.pytest_plugin,"
         " conformance.schemathesis_hooks;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mock_server'))"
     )
