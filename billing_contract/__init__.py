@@ -5,6 +5,7 @@ nothing of each other's."""
 from billing_contract.documents import ADMIN_SPEC_PATH, SPEC_PATH, SPECS_DIR
 from billing_contract.facts import (
     APIS,
+    DESCRIBE_HISTORY,
     GET_HISTORY,
     GET_STATEMENT,
     LIST_STATEMENTS,
@@ -19,6 +20,7 @@ from billing_contract.spec import Operation, Spec, SpecError, load_spec, to_json
 __all__ = [
     "ADMIN_SPEC_PATH",
     "APIS",
+    "DESCRIBE_HISTORY",
     "GET_HISTORY",
     "GET_STATEMENT",
     "LIST_STATEMENTS",

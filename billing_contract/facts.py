@@ -17,9 +17,10 @@ TAGS = {MIFUMO: "Mifumo", WEPAY: "WePay"}
 API_OF_TAG = {tag: api for api, tag in TAGS.items()}
 
 GET_HISTORY = "getBillingHistory"
+DESCRIBE_HISTORY = "describeBillingHistory"  # DRF's OPTIONS answer (the view's metadata)
 LIST_STATEMENTS = "listBillingStatements"
 GET_STATEMENT = "getBillingStatement"
-OPERATIONS = {MIFUMO: (GET_HISTORY,), WEPAY: (LIST_STATEMENTS, GET_STATEMENT)}
+OPERATIONS = {MIFUMO: (GET_HISTORY, DESCRIBE_HISTORY), WEPAY: (LIST_STATEMENTS, GET_STATEMENT)}
 
 CURSOR_PARAM = "page"  # WePay's opaque cursor, on the statement list
 THROTTLED_RESPONSE = "WePayThrottled"

@@ -24,6 +24,7 @@ import jsonschema_rs
 import orjson
 
 from billing_contract import MIFUMO, WEPAY, facts
+from billing_contract.drf import drf_page_number, drf_page_size, page_count
 from billing_contract.spec import Spec, to_json_schema
 
 CURSOR_LINK = re.compile(r"^/billing_statements\?page=([^&\s]+)$")
@@ -327,24 +328,24 @@ def _query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
-def _positive_int(values: list[str] | None, default: int) -> int | None:
-    if not values:
-        return default
-    return int(values[-1]) if values[-1].isdigit() and int(values[-1]) > 0 else None
+def _last(values: list[str] | None) -> str | None:
+    return values[-1] if values else None  # DRF's QueryDict.get: the last of repeated values
 
 
-def mifumo_links(exchange: ExchangeLike, page_size_default: int = 20) -> list[Violation]:
+def mifumo_links(exchange: ExchangeLike, page_size: tuple[int, int] = (20, 100)) -> list[Violation]:
     """On a 200 page: `next`/`previous` are absolute URIs on the request's own scheme, host and path, keep
     the request's other query parameters, point at the neighbouring page numbers (the link to page 1 has
-    no `page`), and exist exactly when there is such a page; `count` agrees with the page's records."""
+    no `page`), and exist exactly when there is such a page; `count` agrees with the page's records. The
+    page and its size are the ones DRF reads from the request (`page_size`: the default and the most)."""
     is_json, body = body_of(exchange)
     if exchange.status != 200 or not is_json or mifumo_page_unreadable(body):
         return []
     query = _query(exchange.url)
-    page, size = _positive_int(query.get("page"), 1), _positive_int(query.get("page_size"), page_size_default)
-    if page is None or size is None:
-        return []
     count, items = body["count"], body["results"]
+    size = drf_page_size(_last(query.get("page_size")), *page_size)
+    page = drf_page_number(_last(query.get("page")), page_count(count, size))
+    if page is None or page < 1:
+        return []
     violations = _mifumo_counts(page, size, count, len(items))
     requested = urlsplit(exchange.url)
     others = {k: v for k, v in query.items() if k != "page"}
@@ -509,8 +510,12 @@ RULES = {
 
 
 @functools.lru_cache(maxsize=16)
-def _page_size_default(spec: Spec, operation_id: str) -> int:
-    return int(spec.query_default(operation_id, "page_size"))
+def _page_size(spec: Spec, operation_id: str) -> tuple[int, int] | None:
+    """An operation's page size when unusable and its most, or None where it takes no `page_size`."""
+    if not any(p["in"] == "query" and p["name"] == "page_size" for p in spec.parameters(operation_id)):
+        return None
+    schema = spec.documented_integer(operation_id, "page_size")
+    return int(schema["default"]), int(schema["maximum"])
 
 
 def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
@@ -520,7 +525,8 @@ def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> lis
     if exchange.status >= 400 and exchange.status not in spec.operations[operation_id].statuses:
         found = [*found, *error_envelope(spec, api, exchange)]
     if api == MIFUMO:
-        return [*found, *mifumo_links(exchange, _page_size_default(spec, operation_id))]
+        size = _page_size(spec, operation_id)
+        return [*found, *(mifumo_links(exchange, size) if size else [])]
     assert api == WEPAY
     version = wepay_api_version_echo(exchange, spec.facts.version_header)
     return [*found, *wepay_links(exchange), *version, *wepay_correlation_id(exchange)]

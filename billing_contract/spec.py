@@ -114,6 +114,17 @@ class Spec:
         schema = parameter.get("schema", {})
         return schema.get("default", schema.get(SERVER_DEFAULT))
 
+    def documented_integer(self, operation_id: str, name: str) -> dict[str, Any]:
+        """A query parameter's integer form with its bounds and default: the schema itself, or its `type:
+        integer` branch where the parameter also accepts other text (Mifumo's `page` and `page_size`, which
+        DRF reads leniently)."""
+        parameter = next(p for p in self.parameters(operation_id) if p["in"] == "query" and p["name"] == name)
+        schema = parameter.get("schema", {})
+        branches = schema.get("anyOf", [schema])
+        integer = next(branch for branch in branches if branch.get("type") == "integer")
+        default = schema.get("default", integer.get("default"))
+        return {**integer, **({"default": default} if default is not None else {})}
+
     def response(self, operation_id: str, status: int) -> dict[str, Any]:
         return self.resolve(self.operations[operation_id].raw["responses"][str(status)])
 

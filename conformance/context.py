@@ -64,7 +64,10 @@ class CheckContext:
 
     def page(self, path_or_url: str, params: dict[str, Any] | None = None) -> Page:
         """A readable page of the collection, else Failed (or Blocked when its root cause is reported)."""
-        exchange = self.client.get(path_or_url, params)
+        return self.page_of(self.client.get(path_or_url, params))
+
+    def page_of(self, exchange: Exchange) -> Page:
+        """The page an exchange already made holds, read as `page` reads one."""
         problems = page_problems(self.api, exchange)
         if problems:
             if self.page_blocker:

@@ -177,3 +177,43 @@ def ensure_sorted(result: Walk, sort_key: Callable[[dict[str, Any]], Any], rule:
 def choose_page_size(total: int, maximum: int, pages: int = 5) -> int:
     """A page size that splits `total` items into about `pages` pages (at least 1, at most `maximum`)."""
     return max(1, min(maximum, -(-total // pages)))
+
+
+def ensure_filter_holds(
+    source: PageSource,
+    first: Page,
+    mismatch: Callable[[dict[str, Any]], str | None],
+    total: int,
+    key: Callable[[dict[str, Any]], Any],
+    max_pages: int,
+) -> None:
+    """A filtered collection walked in small pages from `first`: forward through every `next` every record
+    matches the filter (`mismatch` says how one does not), each record comes once and the walk yields
+    `total` of them; back through every `previous` the same pages come in reverse. A backend whose links
+    forget the filter on page 2 fails here, where one big page would hide it. Every breach is reported."""
+    forward = full_walk(source, first, max_pages)
+    cases = Cases()
+    for page in forward.pages:
+        for item in page.items():
+            with cases.case():
+                problem = mismatch(item)
+                ensure(
+                    problem is None,
+                    "every record on every page should match the filter",
+                    "a match",
+                    problem,
+                    page.exchange,
+                )
+    with cases.case():
+        keys = [key(item) for item in forward.items()]
+        ensure(
+            len(keys) == total and len(set(keys)) == total,
+            "walking the filtered collection should yield each of its records once",
+            f"{total} distinct records",
+            f"{len(set(keys))} distinct of {len(keys)} over {len(forward.pages)} page(s)",
+            forward.pages[-1].exchange,
+        )
+    if len(forward.pages) > 1:
+        with cases.case():
+            ensure_retraced(source, forward, key, max_pages)
+    cases.finish()

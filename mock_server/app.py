@@ -29,12 +29,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from billing_contract.facts import CURSOR_PARAM, LIST_STATEMENTS
+from billing_contract.facts import CURSOR_PARAM, DESCRIBE_HISTORY, GET_HISTORY, LIST_STATEMENTS, MIFUMO, TAGS
 from billing_contract.spec import Spec
 from fixtures import Dataset
 from mock_server.admin import AdminApi
 from mock_server.compiled import CompiledPath, OperationPlan
 from mock_server.config import MockConfig
+from mock_server.connexion_document import for_connexion
 from mock_server.connexion_fastpath import CachingURIParser, use_prebuilt_operations
 from mock_server.cors import Cors, request_headers
 from mock_server.documented import DocumentedResponses
@@ -43,6 +44,7 @@ from mock_server.errors import ApiProblem, ErrorRenderer
 from mock_server.handlers import Handlers
 from mock_server.pipeline.chosen import CheckedPreference, ChosenAnswer
 from mock_server.pipeline.correlation import CorrelationIds
+from mock_server.pipeline.drf_views import DrfViews
 from mock_server.pipeline.faults import Faults
 from mock_server.pipeline.injected_errors import InjectedErrors
 from mock_server.pipeline.latency import Latency
@@ -51,7 +53,7 @@ from mock_server.pipeline.replay import Replay, ReplayCache
 from mock_server.pipeline.request_log import LOG_SIZE, RequestLog, RequestLogging
 from mock_server.pipeline.routing import TOOLING_PREFIX, Routing, ToolingRoutes, WorkerSync
 from mock_server.pipeline.throttle import Throttling
-from mock_server.security import Credentials, security_map
+from mock_server.security import Credentials, bearer_accepted, security_map
 from mock_server.serving import ServingState, build_dataset
 from mock_server.shared_state import REQUESTS_FILE, FileEntries, SharedDataset, shared_state_dir
 from mock_server.store import ServingData
@@ -98,6 +100,11 @@ def _handlers(spec: Spec, serving: ServingState) -> Handlers:
             int(spec.query_default(LIST_STATEMENTS, "page_size")),
             str(spec.query_default(LIST_STATEMENTS, "currency")),
         ),
+        history_page_size=(
+            int(spec.documented_integer(GET_HISTORY, "page_size")["default"]),
+            int(spec.documented_integer(GET_HISTORY, "page_size")["maximum"]),
+        ),
+        history_metadata=spec.example(DESCRIBE_HISTORY, 200),
     )
 
 
@@ -163,8 +170,20 @@ def build_stack(
         Middleware(ToolingRoutes, tooling=parts.admin),
         Middleware(RequestLogging, log=parts.request_log),
         Middleware(CorrelationIds, spec=spec),
+        # Mifumo runs on Django REST Framework: its redirects, view headers and authentication-first 405s.
+        Middleware(
+            DrfViews,
+            spec=spec,
+            tag=TAGS[MIFUMO],
+            authenticated=partial(bearer_accepted, credentials=config.credentials),
+            refusal=lambda scope: problem(scope, parts.renderer.unauthenticated(TAGS[MIFUMO], _scope_headers(scope))),
+        ),
     ]
     return _wrap(routing, outer)
+
+
+def _scope_headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 def _wrap(app: ASGIApp, stages: list[Middleware]) -> ASGIApp:
@@ -184,9 +203,10 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
     handlers = _handlers(spec, serving)
     renderer = ErrorRenderer(spec)
     plans: dict[str, OperationPlan] = {}
+    as_connexion_reads_it = Spec(for_connexion(spec), spec.path)  # what connexion and the plans validate
     if config.compiled_path and not (config.controls.rate_limit or config.controls.error_rate):
         plans = {
-            op_id: OperationPlan(spec, op, handlers.resolve(op_id), config.credentials)
+            op_id: OperationPlan(as_connexion_reads_it, op, handlers.resolve(op_id), config.credentials)
             for op_id, op in spec.operations.items()
         }
     resolver = Resolver(function_resolver=handlers.resolve)
@@ -198,7 +218,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
     )
     use_prebuilt_operations(contract._middleware_app)  # connexion's hook; see mock_server.connexion_fastpath
     contract.add_api(
-        spec.document, resolver=resolver, strict_validation=False, pythonic_params=False,
+        as_connexion_reads_it.document, resolver=resolver, strict_validation=False, pythonic_params=False,
         uri_parser_class=CachingURIParser,
     )  # fmt: skip
     docs = AsyncApp(
@@ -207,7 +227,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         # The page loads SPEC_PATH, which the mock serves itself: connexion's copy has every $ref inlined.
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH, spec_path=SPEC_PATH, serve_spec=False),
     )
-    docs.add_api(spec.document, resolver=resolver)
+    docs.add_api(as_connexion_reads_it.document, resolver=resolver)
     for connexion_app in (contract, docs):
         for exc_class in (ApiProblem, ProblemException, HTTPException, Exception):
             connexion_app.add_error_handler(exc_class, renderer)

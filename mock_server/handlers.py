@@ -16,7 +16,8 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 from starlette.types import Scope
 
-from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
+from billing_contract.drf import drf_page_number, drf_page_size, page_count
+from billing_contract.facts import DESCRIBE_HISTORY, GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.connexion_fastpath import resolved_query
 from mock_server.cursors import CursorState, InvalidCursor
 from mock_server.errors import ApiProblem, FieldError, Kind, Reason
@@ -66,16 +67,22 @@ class Handlers:
         cursor_param: str,
         cursor_excludes: tuple[str, ...],
         list_defaults: tuple[int, str],
+        history_page_size: tuple[int, int],
+        history_metadata: Any,
     ) -> None:
         self.serving = serving  # the dataset and the cursor codec, read per request (a swap replaces them)
         # The statement list's page size and currency when absent: the spec's `x-server-default`s, not
         # schema defaults (connexion would fill those in, and generated clients would send them).
         self.default_page_size, self.default_currency = list_defaults
+        # The history's page size when absent or unusable, and the most a page holds (DRF's max_page_size).
+        self.history_page_size, self.history_max_page_size = history_page_size
+        self.history_metadata = orjson.dumps(history_metadata)  # DRF's OPTIONS answer, as the spec shows it
         self.collection_path = collection_path
         self.cursor_param = cursor_param
         self.cursor_excludes = cursor_excludes
         self._by_operation_id: dict[str, Callable[..., Any]] = {
             GET_HISTORY: self.get_billing_history,
+            DESCRIBE_HISTORY: self.describe_billing_history,
             LIST_STATEMENTS: self.list_billing_statements,
             GET_STATEMENT: self.get_billing_statement,
         }
@@ -89,12 +96,16 @@ class Handlers:
     # -- Mifumo -----------------------------------------------------------------------------------
 
     async def get_billing_history(
-        self, request_scope: Scope, page: int = 1, page_size: int = 20, type: str | None = None
+        self, request_scope: Scope, page: int | str = 1, page_size: int | str | None = None, type: str | None = None
     ) -> Response:
-        view = self.serving.data.history.view(type)
-        window = page_number_window(page, page_size, len(view))
-        if window is None:
+        """`page` and `page_size` arrive as sent (the contract accepts any text): read as DRF reads them."""
+        view = self.serving.data.history.view(type or None)  # django-filter: an empty choice filters nothing
+        size = drf_page_size(page_size, self.history_page_size, self.history_max_page_size)
+        number = drf_page_number(page, page_count(len(view), size))
+        window = None if number is None else page_number_window(number, size, len(view))
+        if number is None or window is None:
             raise ApiProblem(Kind.INVALID_REQUEST, (FieldError("query", "page", Reason.PAST_LAST_PAGE, page),))
+        page = number
         scope = request_scope
         server = scope.get("server")
         base = _link_base(scope["scheme"], server and tuple(server), scope["path"], _host(scope))
@@ -113,6 +124,9 @@ class Handlers:
             )
         )
         return Response(body, media_type=JSON)
+
+    async def describe_billing_history(self, request_scope: Scope) -> Response:
+        return Response(self.history_metadata, media_type=JSON)
 
     # -- WePay ------------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ refused request had presented credentials at all (the two APIs answer those case
 from __future__ import annotations
 
 import base64
+import binascii
+import enum
 import functools
 import hashlib
 import hmac
@@ -29,10 +31,19 @@ def _jwt_shaped(payload: dict[str, Any], key: bytes) -> str:
     return f"{head}.{body}.{signature}"
 
 
+# The key the mock signs its JWT-shaped tokens with (simplejwt's SIGNING_KEY): a token it signed whose `exp`
+# has passed is "expired"; any other refused token is "invalid", as simplejwt tells them apart.
+SIGNING_KEY = b"billing-mock"
 # A fixed, JWT-shaped simplejwt access token (expires 2100-01-01) so JWT-decoding clients work.
 DEFAULT_BEARER_TOKEN = _jwt_shaped(
     {"token_type": "access", "exp": 4102444800, "iat": 1764547200, "jti": "billing-mock", "user_id": 1},
-    b"billing-mock",
+    SIGNING_KEY,
+)
+# The same token, expired an hour after it was issued (2025-12-01T01:00:00Z): what a client holding a stale
+# access token sends. The mock answers it with simplejwt's "Token is expired".
+EXPIRED_BEARER_TOKEN = _jwt_shaped(
+    {"token_type": "access", "exp": 1764550800, "iat": 1764547200, "jti": "billing-mock-expired", "user_id": 1},
+    SIGNING_KEY,
 )
 DEFAULT_APP_ID = "mock-app-id"
 DEFAULT_APP_TOKEN = "mock-app-token"
@@ -62,6 +73,46 @@ def bearer_presented(headers: Mapping[str, str]) -> bool:
     """simplejwt answers "not provided" unless the header's first word is exactly `Bearer`."""
     parts = headers.get("authorization", "").split()
     return bool(parts) and parts[0] == BEARER_SCHEME
+
+
+def bearer_accepted(headers: Mapping[str, str], credentials: Credentials) -> bool:
+    """Whether simplejwt would authenticate these headers: `Bearer` and exactly the configured token."""
+    parts = headers.get("authorization", "").split()
+    return len(parts) == 2 and parts[0] == BEARER_SCHEME and same_secret(parts[1], credentials.bearer_token)
+
+
+class TokenError(enum.Enum):
+    """Why simplejwt refused a presented `Bearer` header (its answers differ)."""
+
+    BAD_HEADER = "bad_authorization_header"  # not exactly the scheme and one token
+    INVALID = "invalid"  # not a token simplejwt issued, or altered
+    EXPIRED = "expired"  # a token it issued, past its `exp`
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _expired(token: str, now: float) -> bool:
+    """A JWT signed with the mock's key whose `exp` has passed (the signature is checked first, as PyJWT does)."""
+    try:
+        head, body, signature = token.split(".")
+        expected = hmac.new(SIGNING_KEY, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(_b64(signature), expected):
+            return False
+        exp = json.loads(_b64(body)).get("exp")
+    except (ValueError, binascii.Error, UnicodeError, AttributeError):
+        return False
+    return isinstance(exp, int | float) and exp <= now
+
+
+def token_error(authorization: str, now: float) -> TokenError:
+    """simplejwt's reason for refusing a presented `Bearer` header (JWTAuthentication.get_raw_token, then the
+    token backend): not two space-delimited values, else expired, else invalid."""
+    parts = authorization.split()
+    if len(parts) != 2:
+        return TokenError.BAD_HEADER
+    return TokenError.EXPIRED if _expired(parts[1], now) else TokenError.INVALID
 
 
 class _CachedSignatures:

@@ -5,10 +5,11 @@ numbers and absolute links (DRF's) are worked out here; WePay's cursors are `moc
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
+
+from billing_contract.drf import page_count
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ class Window:
 
 
 # -- page numbers (Mifumo, DRF PageNumberPagination) --------------------------------------------
-
-
-def page_count(total: int, page_size: int) -> int:
-    return max(1, math.ceil(total / page_size))
 
 
 def page_number_window(page: int, page_size: int, total: int) -> Window | None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from billing_contract import MIFUMO, facts, rules
+from billing_contract import MIFUMO, facts, rules, to_json_schema
 from conformance.checks.common import (
     GET_HISTORY,
     check_page_shape,
@@ -19,12 +19,14 @@ from conformance.checks.common import (
     ensure_status,
 )
 from conformance.context import CheckContext
+from conformance.http import Exchange
 from conformance.outcome import Cases, Skipped, ensure
 from conformance.registry import check
 from conformance.walks import (
     Page,
     Walk,
     choose_page_size,
+    ensure_filter_holds,
     ensure_retraced,
     ensure_sorted,
     ensure_walk_integrity,
@@ -41,11 +43,11 @@ def _path(ctx: CheckContext) -> str:
 
 
 def _page_size_max(ctx: CheckContext) -> int:
-    return int(ctx.parameter_schema(OPERATION, "page_size")["maximum"])
+    return int(ctx.spec.documented_integer(OPERATION, "page_size")["maximum"])
 
 
 def _page_size_default(ctx: CheckContext) -> int:
-    return int(ctx.parameter_schema(OPERATION, "page_size")["default"])
+    return int(ctx.spec.documented_integer(OPERATION, "page_size")["default"])
 
 
 def _types(ctx: CheckContext) -> list[str]:
@@ -127,14 +129,12 @@ def mifumo_order(ctx: CheckContext) -> None:
     ensure_sorted(result, lambda item: (-_created_at(item), str(item["id"])), "created_at desc, id asc")
 
 
-RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-
-
 def _ensure_amount(record: dict[str, Any], page: Page) -> None:
     amount = record.get("amount")
+    # Any JSON form of a number is one (`50`, `50.0`, `5e1`): read as Decimal, its digits as sent.
     ensure(isinstance(amount, Decimal), "`amount` should be a JSON number", "a number", amount, page.exchange)
     assert isinstance(amount, Decimal)
-    exponent = amount.as_tuple().exponent
+    exponent = amount.normalize().as_tuple().exponent  # 50.000 has no more decimals than 50
     ensure(
         isinstance(exponent, int) and exponent >= -2,
         "`amount` should have at most 2 decimals",
@@ -154,12 +154,12 @@ def _ensure_amount(record: dict[str, Any], page: Page) -> None:
         )
 
 
-def _ensure_created_at(record: dict[str, Any], page: Page) -> None:
+def _ensure_created_at(record: dict[str, Any], page: Page, pattern: str) -> None:
     created = str(record.get("created_at"))
     ensure(
-        bool(RFC3339_UTC.match(created)),
-        "`created_at` should be RFC 3339 in UTC with a `Z`",
-        "YYYY-MM-DDThh:mm:ss[.ffffff]Z",
+        re.match(pattern, created) is not None,
+        "`created_at` should be RFC 3339 with an offset (`Z` or ±hh:mm), as the contract's pattern says",
+        pattern,
         f"{record.get('id')}: {created}",
         page.exchange,
     )
@@ -171,16 +171,19 @@ def _ensure_created_at(record: dict[str, Any], page: Page) -> None:
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_values(ctx: CheckContext) -> None:
-    """Usage amounts negative, purchases and payments positive, 2 decimals; `created_at` RFC 3339 UTC."""
+    """Usage amounts negative, purchases and payments positive, at most 2 decimals in any JSON form of a
+    number; `created_at` RFC 3339 with an offset."""
     result, _, _ = _walk(ctx)
+    pattern = ctx.spec.schema("BillingRecord")["properties"]["created_at"]["pattern"]
     cases = Cases()
     for page in result.pages:
         # Decimal keeps the digits as sent, so `50.123` cannot hide behind float rounding.
-        body = json.loads(page.exchange.text, parse_float=Decimal)
+        body = json.loads(page.exchange.text, parse_float=Decimal, parse_int=Decimal)
         for record in body.get("results") or []:
-            for rule in (_ensure_amount, _ensure_created_at):
-                with cases.case():
-                    rule(record, page)
+            with cases.case():
+                _ensure_amount(record, page)
+            with cases.case():
+                _ensure_created_at(record, page, pattern)
     cases.finish()
 
 
@@ -192,28 +195,30 @@ def mifumo_link_form(ctx: CheckContext) -> None:
         raise Skipped("fewer than 3 records: page 2 of size 1 needs both a next and a previous page")
     params = {"page_size": "1", PROBE_PARAM[0]: PROBE_PARAM[1], **({"type": kind} if kind else {})}
     page = ctx.page(_path(ctx), {**params, "page": "2"})
-    ensure_rules(page.exchange, rules.mifumo_links(page.exchange, _page_size_default(ctx)))
+    ensure_rules(page.exchange, rules.mifumo_links(page.exchange, (_page_size_default(ctx), _page_size_max(ctx))))
+
+
+def _not_of(kind: str) -> Any:
+    def mismatch(record: dict[str, Any]) -> str | None:
+        return None if record.get("type") == kind else f"`type={kind}` gave {record.get('id')}: {record.get('type')}"
+
+    return mismatch
 
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_filter_matches(ctx: CheckContext) -> None:
-    """With `type=<t>`, every record on every page is of type `t`."""
+    """With `type=<t>`, walked in small pages through every `next` and back through every `previous`: every
+    record is of type `t`, each comes once, and there are `count` of them."""
     kinds = [t for t in _types(ctx) if _count(ctx, type=t) > 0]
     if not kinds:
         raise Skipped("no record of any type: the filter matches nothing to inspect")
     cases = Cases()
     for kind in kinds:
         with cases.case():
-            first = ctx.page(_path(ctx), {"type": kind, "page_size": _page_size_max(ctx)})
-            for page in full_walk(ctx, first, ctx.config.max_pages).pages:
-                for record in page.items():
-                    ensure(
-                        record.get("type") == kind,
-                        f"`type={kind}` should return only {kind} records",
-                        kind,
-                        f"{record.get('id')}: {record.get('type')}",
-                        page.exchange,
-                    )
+            total = _count(ctx, type=kind)
+            size = choose_page_size(total, _page_size_max(ctx), pages=3)
+            first = ctx.page(_path(ctx), {"type": kind, "page_size": size})
+            ensure_filter_holds(ctx, first, _not_of(kind), total, _key, ctx.config.max_pages)
     cases.finish()
 
 
@@ -263,7 +268,8 @@ def _ensure_401(
 
 
 def _any_401_body(ctx: CheckContext) -> dict[str, Any]:
-    return {"oneOf": [ctx.spec.json_schema(name) for name in ("DrfNotAuthenticated", "SimpleJwtTokenNotValid")]}
+    schema = ctx.spec.response(OPERATION, 401)["content"]["application/json"]["schema"]
+    return to_json_schema(schema)
 
 
 @check(MIFUMO, GET_HISTORY)
@@ -276,6 +282,8 @@ def mifumo_auth_errors(ctx: CheckContext) -> None:
         ({}, "DrfNotAuthenticated", "no Authorization header", None),
         # The spec groups a non-Bearer header with missing credentials but does not pair it with one body.
         ({"Authorization": f"Token {token}"}, None, "a non-Bearer scheme", None),
+        # simplejwt: a Bearer header must be the scheme and exactly one token.
+        ({"Authorization": "Bearer"}, "SimpleJwtBadAuthorizationHeader", "`Bearer` without a token", None),
         (bad, "SimpleJwtTokenNotValid", "an invalid token", None),
         # Authentication comes before validation: a bad token with a bad parameter is still a 401.
         (bad, "SimpleJwtTokenNotValid", "an invalid token with a bad page_size", {"page_size": "0"}),
@@ -285,15 +293,18 @@ def mifumo_auth_errors(ctx: CheckContext) -> None:
     cases.finish()
 
 
-def _ensure_field_errors(ctx: CheckContext, params: dict[str, Any], fields: set[str]) -> None:
-    exchange = ctx.client.get(_path(ctx), params)
+def _ensure_field_errors(
+    ctx: CheckContext, params: dict[str, Any], fields: set[str], also: set[str], exchange: Exchange | None = None
+) -> None:
+    """A 400 in DRF's field-error map naming every field of `fields`, and nothing beyond `fields | also`."""
+    exchange = exchange or ctx.client.get(_path(ctx), params)
     why = f"?{urlencode(params)} should be rejected field by field"
     ensure_status(exchange, 400, why)
     body = ensure_body_matches(exchange, ctx.spec.json_schema("DrfFieldErrors"), why)
     ensure(
-        set(body) == fields,
-        f"{why}: every bad field, and only those, is reported",
-        sorted(fields),
+        fields <= set(body) <= fields | also,
+        f"{why}: every bad field is reported, and no good one",
+        sorted(fields) if not also else f"{sorted(fields)}, perhaps with {sorted(also)}",
         sorted(body),
         exchange,
     )
@@ -301,21 +312,52 @@ def _ensure_field_errors(ctx: CheckContext, params: dict[str, Any], fields: set[
 
 @check(MIFUMO, GET_HISTORY)
 def mifumo_param_errors(ctx: CheckContext) -> None:
-    """Bad `page_size` (never clamped) and `type` get 400: DRF field errors, all bad fields at once."""
-    bounds = ctx.parameter_schema(OPERATION, "page_size")
+    """A `type` outside the documented choices gets 400, DRF's field errors naming `type`, before the page
+    number is looked at (and beside a `page_size` a backend may also name)."""
     bad_type = "refund"
     assert bad_type not in _types(ctx)
-    too_big = bounds["maximum"] + 1
+    too_big = _page_size_max(ctx) + 1
     cases = Cases()
-    for params, fields in (
-        *(({"page_size": value}, {"page_size"}) for value in (too_big, bounds["minimum"] - 1, "abc")),
-        ({"type": bad_type}, {"type"}),
-        ({"type": bad_type, "page_size": too_big}, {"type", "page_size"}),
-        # Validation comes before the page number.
-        ({"page_size": too_big, "page": "0"}, {"page_size"}),
+    for params, fields, also in (
+        ({"type": bad_type}, {"type"}, set()),
+        ({"type": bad_type, "page_size": too_big}, {"type"}, {"page_size"}),
+        # The filter comes before the page number.
+        ({"type": bad_type, "page": "0"}, {"type"}, set()),
     ):
         with cases.case():
-            _ensure_field_errors(ctx, params, fields)
+            _ensure_field_errors(ctx, params, fields, also)
+    cases.finish()
+
+
+def _ensure_page_size_served(ctx: CheckContext, value: Any, served: int) -> None:
+    """`page_size=value` is served as `served` records a page (DRF), or refused naming `page_size`."""
+    exchange = ctx.client.get(_path(ctx), {"page_size": value})
+    if exchange.status == 400:
+        _ensure_field_errors(ctx, {"page_size": value}, {"page_size"}, set(), exchange)
+        return
+    why = f"page_size={value!r} should be served as {served} a page (or refused with 400 naming `page_size`)"
+    ensure_status(exchange, 200, why)
+    page = ctx.page_of(exchange)
+    total = _count(ctx)
+    ensure(
+        page.body.get("count") == total and len(page.items()) == min(served, total),
+        why,
+        f"count {total}, {min(served, total)} record(s)",
+        f"count {page.body.get('count')}, {len(page.items())} record(s)",
+        exchange,
+    )
+
+
+@check(MIFUMO, GET_HISTORY)
+def mifumo_page_size(ctx: CheckContext) -> None:
+    """`page_size` as DRF's `PageNumberPagination` reads it: above the maximum served as the maximum (no page
+    ever holds more); 0, negative, empty or not an integer served as the default; or any of them refused
+    with a 400 naming `page_size`. `count` stays right either way."""
+    most, default = _page_size_max(ctx), _page_size_default(ctx)
+    cases = Cases()
+    for value, served in ((most + 1, most), (0, default), (-1, default), ("", default), ("abc", default)):
+        with cases.case():
+            _ensure_page_size_served(ctx, value, served)
     cases.finish()
 
 
@@ -334,6 +376,16 @@ def mifumo_invalid_page(ctx: CheckContext) -> None:
     for page in ("0", "-1", "abc"):
         with cases.case():
             _ensure_invalid_page(ctx, page, size)
+    with cases.case():  # DRF reads an empty page as page 1
+        first, empty = (ctx.client.get(_path(ctx), {**page, "page_size": size}) for page in ({}, {"page": ""}))
+        ensure_status(empty, 200, "`page=` (empty) should be page 1")
+        ensure(
+            rules.body_of(empty)[1] == rules.body_of(first)[1],
+            "`page=` (empty) should be page 1",
+            rules.shown(first.text),
+            rules.shown(empty.text),
+            empty,
+        )
     with cases.case():
         last = max(1, -(-_count(ctx) // size))
         _ensure_invalid_page(ctx, str(last + 1), size)

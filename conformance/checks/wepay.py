@@ -23,6 +23,7 @@ from conformance.registry import check
 from conformance.walks import (
     Walk,
     choose_page_size,
+    ensure_filter_holds,
     ensure_retraced,
     ensure_sorted,
     ensure_walk_integrity,
@@ -264,15 +265,35 @@ def _owner_id(item: dict[str, Any]) -> str | None:
     return owner.get("id") if isinstance(owner, dict) else None
 
 
+def _filter_walked_small(ctx: CheckContext, params: dict[str, Any], mismatch: Any, total: int) -> None:
+    """The filtered collection in small pages, through every `next` cursor and back through every `previous`:
+    a cursor must carry the filter it was made with (one big page would never show one that forgets it)."""
+    size = choose_page_size(total, _page_size_schema(ctx)["maximum"], pages=3)
+    first = ctx.page(_path(ctx), {**params, "page_size": size})
+    ensure_filter_holds(ctx, first, mismatch, total, _key, ctx.config.max_pages)
+
+
+def _owned_by(owner: str) -> Any:
+    def mismatch(item: dict[str, Any]) -> str | None:
+        return None if _owner_id(item) == owner else f"{item.get('id')} owned by {_owner_id(item)}"
+
+    return mismatch
+
+
 @check(WEPAY, LIST_STATEMENTS)
 def wepay_filter_account(ctx: CheckContext) -> None:
-    """With `account_id`, only that account's statements; the accounts' collections add up to the whole."""
+    """With `account_id`, only that account's statements, also on every page its cursors lead to (the
+    largest account walked in small pages, forward and back); the accounts' collections add up to the whole."""
     everything = _everything(ctx).items()
     owners = sorted({o for o in map(_owner_id, everything) if o is not None})
     if not owners:
         raise Skipped("no statement has an owning account: the filter matches nothing to inspect")
     total = 0
     cases = Cases()
+    largest = max(owners, key=lambda o: (sum(1 for item in everything if _owner_id(item) == o), o))
+    with cases.case():
+        held = sum(1 for item in everything if _owner_id(item) == largest)
+        _filter_walked_small(ctx, {"account_id": largest}, _owned_by(largest), held)
     for owner in owners:
         walked = _everything(ctx, {"account_id": owner})
         for page in walked.pages:
@@ -297,15 +318,28 @@ def wepay_filter_account(ctx: CheckContext) -> None:
     )
 
 
+def _in_currency(currency: str) -> Any:
+    def mismatch(item: dict[str, Any]) -> str | None:
+        return None if item.get("currency") == currency else f"{item.get('id')}: {item.get('currency')}"
+
+    return mismatch
+
+
 @check(WEPAY, LIST_STATEMENTS)
 def wepay_filter_currency(ctx: CheckContext) -> None:
-    """With `currency`, only statements in that currency; the default currency's collection is the whole."""
+    """With `currency`, only statements in that currency, also on every page its cursors lead to (each
+    non-empty currency walked in small pages, forward and back); the default currency's collection is the
+    whole."""
     schema = ctx.parameter_schema(LIST, "currency")
     if not _everything(ctx).items():
         raise Skipped("the collection is empty: the filter matches nothing to inspect")
     matched = 0
     cases = Cases()
     for currency in schema["enum"]:
+        held = len(_everything(ctx, {"currency": currency}).items())
+        if held:
+            with cases.case():
+                _filter_walked_small(ctx, {"currency": currency}, _in_currency(currency), held)
         walked = _everything(ctx, {"currency": currency})
         for page in walked.pages:
             for item in page.items():

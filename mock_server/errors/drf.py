@@ -19,7 +19,12 @@ class DrfEnvelope:
 
     def __init__(self, spec: Spec) -> None:
         self.not_provided = component_example(spec, "MifumoUnauthorized", "notProvided")
-        self.token_not_valid = component_example(spec, "MifumoUnauthorized", "tokenNotValid")
+        # simplejwt's three refusals of a presented Bearer header, by TokenError value.
+        self.token_refusals = {
+            "invalid": component_example(spec, "MifumoUnauthorized", "tokenNotValid"),
+            "expired": component_example(spec, "MifumoUnauthorized", "tokenExpired"),
+            "bad_authorization_header": component_example(spec, "MifumoUnauthorized", "badAuthorizationHeader"),
+        }
         self.invalid_page = component_example(spec, "MifumoInvalidPage", "invalidPage")
         self.server_error = component_example(spec, "MifumoServerError", "serverError")
         challenge = spec.resolve(spec.document["components"]["headers"]["WWWAuthenticate"])
@@ -32,7 +37,10 @@ class DrfEnvelope:
                 return ErrorResponse(400, {"non_field_errors": [problem.detail or "Malformed request."]})
             return self._invalid(problem.errors)
         if kind is Kind.UNAUTHENTICATED:
-            body = self.token_not_valid if problem.credentials_presented else self.not_provided
+            if problem.credentials_presented:
+                body = self.token_refusals.get(problem.token_error or "invalid", self.token_refusals["invalid"])
+            else:
+                body = self.not_provided
             return ErrorResponse(401, body, {"WWW-Authenticate": self.challenge})
         if kind is Kind.NOT_FOUND:
             return ErrorResponse(404, {"detail": "Not found."})

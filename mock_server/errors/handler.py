@@ -7,6 +7,7 @@ the API (through the spec's tags) and so the envelope, for contract routes and u
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 import orjson
@@ -22,7 +23,7 @@ from mock_server.errors.drf import DrfEnvelope
 from mock_server.errors.envelope import GATEWAY_STATUS, Envelope, ErrorResponse
 from mock_server.errors.problem import ApiProblem, Kind
 from mock_server.errors.v3 import V3Envelope
-from mock_server.security import credentials_presented
+from mock_server.security import credentials_presented, token_error
 
 logger = logging.getLogger("billing_mock.errors")
 
@@ -66,8 +67,7 @@ class ErrorRenderer:
         status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
         if isinstance(exc, (ProblemException, HTTPException)) and isinstance(status, int):
             if status in (401, 403):
-                presented = credentials_presented(self._schemes_by_tag.get(tag or "", []), headers)
-                return ApiProblem(Kind.UNAUTHENTICATED, credentials_presented=presented or status == 403)
+                return self.unauthenticated(tag, headers, status == 403)
             if status == 404:
                 return ApiProblem(Kind.NOT_FOUND)
             if status == 405:
@@ -78,6 +78,14 @@ class ErrorRenderer:
                 return ApiProblem(Kind.INVALID_REQUEST, detail=str(detail)[:200])
         logger.error("unhandled error: %r", exc, exc_info=exc)
         return ApiProblem(Kind.SERVER_ERROR)
+
+    def unauthenticated(self, tag: str | None, headers: Mapping[str, str], presented: bool = False) -> ApiProblem:
+        """The credentials check's refusal of these headers: whether credentials were presented at all and,
+        for a bearer token, simplejwt's reason (the bodies differ)."""
+        presented = presented or credentials_presented(self._schemes_by_tag.get(tag or "", []), headers)
+        authorization = headers.get("authorization")
+        reason = token_error(authorization, time.time()).value if presented and authorization else None
+        return ApiProblem(Kind.UNAUTHENTICATED, credentials_presented=presented, token_error=reason)
 
     def render(self, path: str, method: str, headers: Mapping[str, str], exc: Exception) -> ErrorResponse:
         tag, envelope = self.envelope_for(path)

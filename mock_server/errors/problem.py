@@ -60,6 +60,8 @@ class ApiProblem(Exception):
     errors: tuple[FieldError, ...] = ()
     # UNAUTHENTICATED: True when credentials were presented but rejected (vs absent).
     credentials_presented: bool = False
+    # UNAUTHENTICATED with a presented bearer token: simplejwt's reason (mock_server.security.TokenError value).
+    token_error: str | None = None
     # NOT_FOUND: the missing resource's path parameter, when a resource (not a route) is missing.
     resource_param: str | None = None
     allow: tuple[str, ...] = ()

@@ -27,8 +27,14 @@ NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 TOKEN_NOT_VALID = {
     "detail": "Given token not valid for any token type",
     "code": "token_not_valid",
-    "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid or expired"}],
+    "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}],
 }
+BAD_HEADER = {
+    "detail": "Authorization header must contain two space-delimited values",
+    "code": "bad_authorization_header",
+}
+EXPIRED = {**TOKEN_NOT_VALID, "messages": [{**TOKEN_NOT_VALID["messages"][0], "message": "Token is expired"}]}
+ANSWERS = {"absent": NOT_PROVIDED, "invalid": TOKEN_NOT_VALID, "bad-header": BAD_HEADER, "expired": EXPIRED}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,7 @@ TOKEN = security.DEFAULT_BEARER_TOKEN
 MIFUMO_CASES: dict[str, tuple[str | bytes | None, str]] = {
     "missing": (None, "absent"),
     "empty": ("", "absent"),
-    "scheme-only": ("Bearer", "invalid"),  # a Bearer header: the contract answers token_not_valid
+    "scheme-only": ("Bearer", "bad-header"),  # simplejwt: the scheme and exactly one token
     "lowercase-scheme": (f"bearer {TOKEN}", "absent"),
     "uppercase-scheme": (f"BEARER {TOKEN}", "absent"),
     "basic-scheme": ("Basic bW9jazptb2Nr", "absent"),
@@ -72,7 +78,8 @@ MIFUMO_CASES: dict[str, tuple[str | bytes | None, str]] = {
     "truncated-token": (f"Bearer {TOKEN[:-1]}", "invalid"),
     "extended-token": (f"Bearer {TOKEN}x", "invalid"),
     "case-changed-token": (f"Bearer {TOKEN.swapcase()}", "invalid"),
-    "two-tokens": (f"Bearer {TOKEN} {TOKEN}", "invalid"),
+    "two-tokens": (f"Bearer {TOKEN} {TOKEN}", "bad-header"),
+    "expired-token": (f"Bearer {security.EXPIRED_BEARER_TOKEN}", "expired"),
     "other-api-key": ("Bearer mock-app-token", "invalid"),
     "latin1-token": ("Bearer t\u00f6ken".encode("latin-1"), "invalid"),
     "utf8-token": (f"Bearer {TOKEN}\u00e9".encode(), "invalid"),
@@ -91,7 +98,7 @@ def test_mifumo_refuses_every_bad_bearer(
     response = client.get(MIFUMO + query, headers=headers)
     assert response.status_code == 401  # authentication comes before parameters and pages
     assert response.headers["www-authenticate"] == CHALLENGE
-    assert response.json() == (NOT_PROVIDED if answer == "absent" else TOKEN_NOT_VALID)
+    assert response.json() == ANSWERS[answer]
     _assert_no_records(mock, response)
 
 
