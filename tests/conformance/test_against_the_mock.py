@@ -255,5 +255,14 @@ def test_default_run_against_the_mock_passes_within_10_s(mock: RunningMock) -> N
     assert report.duration < 10, report.duration
     # Nothing blocked against a conformant target; skipped only what this read-only contract cannot exercise.
     assert not [r for r in report.results if r.status is Status.BLOCKED]
-    skipped = {r.check for r in report.results if r.status is Status.SKIPPED}
-    assert skipped == {"use_after_free", "ensure_resource_availability", "object_level_authorization"}
+    skipped = {(r.operation, r.check) for r in report.results if r.status is Status.SKIPPED}
+    read_only = {"use_after_free", "ensure_resource_availability", "object_level_authorization"}
+    # Schemathesis probes a path's undocumented methods once, under one of its operations: on Mifumo's path,
+    # which documents GET and OPTIONS, the GET operation gets the probes, so OPTIONS has no unsupported-method
+    # case and GET no OPTIONS answer to judge `Allow` by (the OPTIONS operation is judged by it instead).
+    per_path = {
+        ("GET /api/billing/history/", "allow_header_conformance"),
+        ("OPTIONS /api/billing/history/", "unsupported_method"),
+    }
+    assert {check for _, check in skipped} >= read_only
+    assert {item for item in skipped if item[1] not in read_only} <= per_path, skipped

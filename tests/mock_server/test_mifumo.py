@@ -285,7 +285,7 @@ def test_options_describes_the_view(api: httpx.Client, mifumo_auth: dict[str, st
     response = api.options(PATH, headers=mifumo_auth)
     assert response.json() == {
         "name": "Billing History",
-        "description": "",
+        "description": "Get billing history including purchases, payments, and usage.",
         "renders": ["application/json", "text/html"],
         "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
     }
