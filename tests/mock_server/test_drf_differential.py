@@ -63,6 +63,7 @@ PAGE_VALUES: dict[str, tuple[str, ...]] = {
     "last": ("page=last",),
     "14 (past end)": ("page=14",),
     "huge": ("page=99999999999999999999",),
+    "space-padded 2": ("page=%202",),
     "repeated 2,3": ("page=2", "page=3"),
     "repeated abc,2": ("page=abc", "page=2"),
     "repeated 2,abc": ("page=2", "page=abc"),
@@ -81,6 +82,7 @@ PAGE_SIZE_VALUES: dict[str, tuple[str, ...]] = {
     "+5": ("page_size=%2B5",),
     "05": ("page_size=05",),
     "1e2": ("page_size=1e2",),
+    "space-padded 5": ("page_size=%205",),
     "repeated 5,10": ("page_size=5", "page_size=10"),
     "repeated abc,5": ("page_size=abc", "page_size=5"),
     "repeated 5,abc": ("page_size=5", "page_size=abc"),
@@ -109,6 +111,9 @@ UNKNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "format=json": ("format=json",),
     "format=xml": ("format=xml",),
 }
+# httpx's own default, JSON asked for by name, and a media type DRF cannot render (`text/html`, DRF's browsable
+# API, is left out: an HTML page is not something the mock should imitate).
+ACCEPTS = ("*/*", "application/json", "application/xml")
 CREDENTIALS = ("valid", "none", "Token x", "lower-case bearer", "Bearer alone", "Bearer bad", "Bearer expired")
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE")
 
@@ -122,6 +127,7 @@ class Probe:
     credential: str = "valid"
     features: tuple[tuple[str, str], ...] = ()  # (dimension, label) in the order sent
     query: str = ""
+    accept: str = "*/*"
 
     @property
     def target(self) -> str:
@@ -136,12 +142,14 @@ class Probe:
             + (self.method != "GET")
             + (not self.slash)
             + (self.credential != "valid")
+            + (self.accept != "*/*")
             + len(self.query) / 1000
         )
 
     def describe(self) -> str:
         """The request line as a reader would retype it, and which credential form it carried."""
-        return f"{self.method} {self.target}  [credentials: {self.credential}]"
+        accept = "" if self.accept == "*/*" else f", Accept: {self.accept}"
+        return f"{self.method} {self.target}  [credentials: {self.credential}{accept}]"
 
 
 def _probe(
@@ -150,12 +158,13 @@ def _probe(
     method: str = "GET",
     slash: bool = True,
     credential: str = "valid",
+    accept: str = "*/*",
 ) -> Probe:
     pieces = [(dimension, label, piece) for dimension, label, raw in dimensions for piece in raw]
     if rng.random() < 0.5:  # the parameters' order must not matter (DRF's links sort them)
         rng.shuffle(pieces)
     features = tuple(dict.fromkeys((dimension, label) for dimension, label, _ in pieces))
-    return Probe(method, slash, credential, features, "&".join(piece for _, _, piece in pieces))
+    return Probe(method, slash, credential, features, "&".join(piece for _, _, piece in pieces), accept)
 
 
 def _corpus() -> list[Probe]:
@@ -176,6 +185,8 @@ def _corpus() -> list[Probe]:
         for label in ("format=json", "format=xml")
         for method, credential in (("GET", "none"), ("POST", "valid"), ("POST", "none"), ("OPTIONS", "valid"))
     ]
+    probes += [Probe(accept=accept) for accept in ACCEPTS[1:]]
+    probes += [Probe(accept="application/xml", credential="none"), Probe(accept="application/xml", method="POST")]
     while len(probes) < CORPUS_SIZE:
         dimensions = [
             (dimension, label, table[label])
@@ -190,6 +201,7 @@ def _corpus() -> list[Probe]:
                 method=rng.choices(METHODS, weights=(12, 2, 2, 1, 1, 1))[0],
                 slash=rng.random() > 0.1,
                 credential=rng.choices(CREDENTIALS, weights=(12, 1, 1, 1, 1, 1, 1))[0],
+                accept=rng.choices(ACCEPTS, weights=(16, 2, 1))[0],
             )
         )
     return probes
@@ -291,7 +303,8 @@ class Answer:
 
 def _send(client: httpx.Client, side: Side, probe: Probe) -> Answer:
     """The probe as written (the target is not re-encoded; redirects are answers, not followed)."""
-    response = client.request(probe.method, side.url + probe.target, headers=side.authorization(probe.credential))
+    headers = {**side.authorization(probe.credential), "Accept": probe.accept}
+    response = client.request(probe.method, side.url + probe.target, headers=headers)
     body = None
     if "json" in response.headers.get("content-type", "") and response.content:
         body = response.json()
@@ -497,6 +510,7 @@ def test_the_corpus_is_deterministic_and_covers_every_value() -> None:
     assert {p.credential for p in first} == set(CREDENTIALS)
     assert {p.method for p in first} == set(METHODS)
     assert {p.slash for p in first} == {True, False}
+    assert {p.accept for p in first} == set(ACCEPTS)
 
 
 def test_the_mock_answers_as_drf_does(seeded_mock: RunningMock, drf: Reference) -> None:
