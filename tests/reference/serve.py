@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -69,9 +71,16 @@ class _ReadyServer(uvicorn.Server):
             self.on_ready()
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Create and fill the database, issue the tokens, serve until SIGTERM or SIGINT."""
     args = parse_args(argv)
+    # uvicorn shuts down on SIGTERM and then re-raises it with the previous handler back in place: this one
+    # turns it into SystemExit, so the temporary database below is removed instead of left behind.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with tempfile.TemporaryDirectory(prefix="drf-reference-") as scratch:
         configure(args, Path(scratch) / "db.sqlite3")
         from django.core.wsgi import get_wsgi_application
@@ -110,7 +119,6 @@ def main(argv: list[str] | None = None) -> None:
             access_log=False,
         )
         _ReadyServer(config, announce).run()
-    sys.exit(0)
 
 
 if __name__ == "__main__":
