@@ -24,10 +24,7 @@ from types import FrameType
 import uvicorn
 
 from fixtures import DEFAULT_SEED
-
-# Kept in step with tests.reference.settings (not imported: that module may be read only once Django is set up).
-TYPE_FILTERS = ("filterset", "serializer")
-VARIANTS = ("limit-offset", "type-ignored", "wrong-count", "next-drops-type", "no-auth", "empty-past-end")
+from tests.reference.choices import TYPE_FILTERS, VARIANTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,6 +69,7 @@ class _ReadyServer(uvicorn.Server):
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM as a normal exit: `finally` and `with` blocks run (see main)."""
     sys.exit(0)
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-# The variants and type filters the view module knows; serve.py offers the same names on its command line.
-TYPE_FILTERS = ("filterset", "serializer")
-VARIANTS = ("limit-offset", "type-ignored", "wrong-count", "next-drops-type", "no-auth", "empty-past-end")
+from tests.reference.choices import TYPE_FILTERS, VARIANTS
 
 SECRET_KEY = os.environ.get("REFERENCE_SECRET_KEY", "drf-reference-only-not-a-secret-signing-key")
 DEBUG = False  # a production answer: no debug pages, and APPEND_SLASH redirects even a POST

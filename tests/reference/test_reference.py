@@ -34,7 +34,8 @@ def _token_not_valid(message: str) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def drf() -> Iterator[Reference]:
-    """UTC, `type` through a query serializer: the configuration the differential test compares with."""
+    """UTC, `type` through a query serializer (the differential test compares the mock with this and with the
+    django-filter setup)."""
     with running_drf_reference(time_zone="UTC", type_filter="serializer", records=RECORDS) as reference:
         yield reference
 
