@@ -114,7 +114,16 @@ UNKNOWN_VALUES: dict[str, tuple[str, ...]] = {
 # httpx's own default, JSON asked for by name, and a media type DRF cannot render (`text/html`, DRF's browsable
 # API, is left out: an HTML page is not something the mock should imitate).
 ACCEPTS = ("*/*", "application/json", "application/xml")
-CREDENTIALS = ("valid", "none", "Token x", "lower-case bearer", "Bearer alone", "Bearer bad", "Bearer expired")
+CREDENTIALS = (
+    "valid",
+    "none",
+    "Token x",
+    "lower-case bearer",
+    "Bearer alone",
+    "Bearer three words",
+    "Bearer bad",
+    "Bearer expired",
+)
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE")
 
 
@@ -200,7 +209,7 @@ def _corpus() -> list[Probe]:
                 dimensions,
                 method=rng.choices(METHODS, weights=(12, 2, 2, 1, 1, 1))[0],
                 slash=rng.random() > 0.1,
-                credential=rng.choices(CREDENTIALS, weights=(12, 1, 1, 1, 1, 1, 1))[0],
+                credential=rng.choices(CREDENTIALS, weights=(12, 1, 1, 1, 1, 1, 1, 1))[0],
                 accept=rng.choices(ACCEPTS, weights=(16, 2, 1))[0],
             )
         )
@@ -239,6 +248,7 @@ class Side:
             "Token x": {"Authorization": "Token x"},
             "lower-case bearer": {"Authorization": f"bearer {self.valid}"},
             "Bearer alone": {"Authorization": "Bearer"},
+            "Bearer three words": {"Authorization": f"Bearer {self.valid} x"},
             "Bearer bad": {"Authorization": "Bearer not-a-valid-token"},
             "Bearer expired": {"Authorization": f"Bearer {self.expired}"},
         }[credential]
