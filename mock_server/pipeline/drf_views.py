@@ -5,6 +5,9 @@
   (Django's `CommonMiddleware`, before the view: no credentials needed, the query kept);
 * every answer of the view carries `Allow` (the methods it serves: `GET, HEAD, OPTIONS`) and `Vary: Accept`
   (`APIView.default_response_headers`), errors included;
+* content is negotiated before anything else of the view (`APIView.initial`): `?format=` naming a format no
+  renderer has is `404 Not found.`, an `Accept` no renderer satisfies is `406` (DRF's default renderers:
+  JSON, and the browsable API's HTML, which the mock does not draw: it answers JSON, the contract's type);
 * a method the view does not serve is refused only after authentication (`APIView.initial` runs first),
   so with missing or refused credentials it is the credentials check's `401`, not the `405`.
 
@@ -14,16 +17,39 @@ The view's own answers (pages, metadata, errors) come from the contract behind t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl
 
+import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billing_contract.facts import GET_HISTORY
 from billing_contract.spec import Spec
 
 APPEND_SLASH = "x-append-slash"
 # DRF's APIView.http_method_names order, in which `Allow` lists a view's methods.
 METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
 VARY = b"Accept"
+# DRF's default renderers (JSONRenderer, BrowsableAPIRenderer): the `?format=` each answers to, its media type.
+RENDERERS = {"json": ("application", "json"), "api": ("text", "html")}
+FORMAT_PARAM = "format"  # DRF's URL_FORMAT_OVERRIDE
+
+
+def _accepts(accept: str) -> bool:
+    """Whether any media range of `Accept` matches a renderer (DRF's `media_type_matches`: `*` matches any
+    type or subtype; parameters and q-values do not rule a renderer out)."""
+    for media_range in accept.split(","):
+        kind, _, subtype = media_range.split(";", 1)[0].strip().lower().partition("/")
+        for main, sub in RENDERERS.values():
+            if kind in ("*", main) and subtype.strip() in ("*", sub):
+                return True
+    return False
+
+
+def _format(query_string: bytes) -> str:
+    """The `format` DRF reads (QueryDict.get: the last of repeated values; empty is no format)."""
+    values = [v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if k == FORMAT_PARAM]
+    return values[-1] if values else ""
 
 
 def view_methods(spec: Spec, path: str) -> tuple[str, ...]:
@@ -53,6 +79,9 @@ class DrfViews:
         }
         self.authenticated = authenticated
         self.refusal = refusal  # the credentials check's answer to this request (a 401 in the API's body)
+        # The negotiation's refusals, as the contract shows them.
+        self.unknown_format = spec.example(GET_HISTORY, 404, "formatNotFound")
+        self.not_acceptable = spec.example(GET_HISTORY, 406)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -64,10 +93,7 @@ class DrfViews:
             await self.app(scope, receive, send)
             return
         allow_value = ", ".join(allow).encode()
-        if scope["method"] not in allow and not self.authenticated(_headers(scope)):
-            answer: ASGIApp = self.refusal(scope)
-        else:
-            answer = self.app
+        answer = self._answer(scope, allow)
 
         async def with_view_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -76,12 +102,27 @@ class DrfViews:
 
         await answer(scope, receive, with_view_headers)
 
+    def _answer(self, scope: Scope, allow: tuple[str, ...]) -> ASGIApp:
+        """Who answers, in `APIView.initial`'s order: negotiation, authentication, then the view (the method)."""
+        headers = _headers(scope)
+        if _format(scope.get("query_string", b"")) not in ("", *RENDERERS):
+            return _json(404, self.unknown_format)
+        if not _accepts(headers.get("accept", "*/*")):
+            return _json(406, self.not_acceptable)
+        if scope["method"] not in allow and not self.authenticated(headers):
+            return self.refusal(scope)
+        return self.app
+
     @staticmethod
     def _redirect(scope: Scope, target: str) -> Response:
         """Django's `HttpResponsePermanentRedirect` to the path with its slash (`get_full_path_with_slash`)."""
         query = scope.get("query_string", b"").decode("latin-1")
         location = f"{target}?{query}" if query else target
         return Response(b"", 301, {"Location": location}, media_type="text/html; charset=utf-8")
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
