@@ -6,6 +6,7 @@ The suite must pass every one of them: a check that fails one asserts more than 
 from __future__ import annotations
 
 import binascii
+import datetime
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -198,16 +199,48 @@ async def _head_refused(request: Request, call: Call) -> Reply:
     return reply.with_header("Allow", "GET")
 
 
-async def _drf_options(request: Request, call: Call) -> Reply:
-    """DRF answers OPTIONS itself (200, metadata) and lists HEAD and OPTIONS in every `Allow`."""
-    if request.method == "OPTIONS" and request.path == HISTORY:
-        reply = await call(replace(request, method="GET"))
-        if reply.status == 200:
-            meta = {"name": "Billing History", "description": "", "renders": ["application/json"]}
-            reply = reply.with_json(meta)
-    else:
-        reply = await call(request)
-    return reply.with_header("Allow", "GET, HEAD, OPTIONS") if reply.status in (200, 405) else reply
+def _refused_page_size(value: str | None) -> list[str] | None:
+    """A serializer's message for a page_size DRF's paginator would have read leniently, or None."""
+    if value is None:
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        return ["A valid integer is required."]
+    if size < 1:
+        return ["Ensure this value is greater than or equal to 1."]
+    return ["Ensure this value is less than or equal to 100."] if size > 100 else None
+
+
+async def _page_size_validated_by_a_serializer(request: Request, call: Call) -> Reply:
+    """A backend validating its query with a serializer: page_size out of range or not an integer is a 400
+    naming it (beside any bad `type`), where DRF's paginator would cut it off or use the default."""
+    reply = await call(request)
+    problem = _refused_page_size(request.param("page_size")) if request.path == HISTORY else None
+    if problem is None or reply.status not in (200, 400, 404):
+        return reply
+    errors = reply.json() if reply.status == 400 else {}
+    return replace(reply, status=400).with_json({**errors, "page_size": problem})
+
+
+def _amounts_as_integers(body: Any, reply: Reply, request: Request) -> Any:
+    """Whole amounts written without a fraction (`50`, not `50.0`): a JSON number all the same."""
+    if reply.status != 200 or not isinstance(body, dict) or "count" not in body:
+        return body
+    whole = [{**r, "amount": int(r["amount"])} if float(r["amount"]).is_integer() else r for r in body["results"]]
+    return {**body, "results": whole}
+
+
+def _created_at_in_dar_es_salaam(body: Any, reply: Reply, request: Request) -> Any:
+    """Timestamps rendered in the server's TIME_ZONE (+03:00), as DRF does with USE_TZ and a non-UTC zone."""
+    if reply.status != 200 or not isinstance(body, dict) or "count" not in body:
+        return body
+    zone = datetime.timezone(datetime.timedelta(hours=3))
+
+    def local(stamp: str) -> str:
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(zone).isoformat()
+
+    return {**body, "results": [{**r, "created_at": local(r["created_at"])} for r in body["results"]]}
 
 
 # -- Mifumo -------------------------------------------------------------------------------------------
@@ -269,7 +302,11 @@ CONFORMANT: list[Variant] = [
     Variant("mifumo_key_order_and_layout", "mifumo", _key_order_and_layout, "JSON objects are unordered"),
     Variant("mifumo_header_case", "mifumo", _as_is, "HTTP header names are case-insensitive", title_cased),
     Variant("mifumo_extra_headers", "mifumo", _extra_headers, "undocumented response headers are allowed"),
-    Variant("drf_options_and_allow", "mifumo", _drf_options,
-            "OPTIONS and HEAD are handled by the framework, as DRF does"),
+    Variant("page_size_validated_by_a_serializer", "mifumo", _page_size_validated_by_a_serializer,
+            "page_size out of range: served as DRF does, or a 400 naming page_size"),
+    Variant("amounts_as_integers", "mifumo", on_json(_amounts_as_integers, HISTORY),
+            "amount: any JSON form of a number"),
+    Variant("created_at_with_an_offset", "mifumo", on_json(_created_at_in_dar_es_salaam, HISTORY),
+            "created_at: RFC 3339 with any offset, ordered by the instant"),
     Variant("mifumo_head_refused", "mifumo", _head_refused, "HEAD is undocumented: a 405 is allowed"),
 ]  # fmt: skip

@@ -34,6 +34,10 @@ EXTRA_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
+BAD_HEADER = {
+    "detail": "Authorization header must contain two space-delimited values",
+    "code": "bad_authorization_header",
+}
 TOKEN_NOT_VALID = {
     "detail": "Given token not valid for any token type",
     "code": "token_not_valid",
@@ -88,12 +92,14 @@ def _json(body: Any, status: int, **headers: str) -> Response:
 
 
 def _unauthorized(request: Request) -> Response | None:
-    """simplejwt's JWTAuthentication: no Bearer header is "not provided", a bad token "not valid"."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme != "Bearer" or not token:
+    """simplejwt 5.5.1's JWTAuthentication: no Bearer header is "not provided", a Bearer header that is not
+    exactly the scheme and one token a bad header, a bad token "not valid"."""
+    parts = request.headers.get("authorization", "").split()
+    if not parts or parts[0] != "Bearer":
         body = NOT_PROVIDED
-    elif token == TOKEN:
+    elif len(parts) != 2:
+        body = BAD_HEADER
+    elif parts[1] == TOKEN:
         return None
     else:
         body = TOKEN_NOT_VALID

@@ -133,7 +133,7 @@ def test_the_compiled_path_answers_the_valid_requests(pair: tuple[RunningMock, R
     and none that connexion must refuse."""
     compiled, stock, samples = pair
     plans = compiled.app.compiled_plans
-    assert set(plans) == {"getBillingHistory", "listBillingStatements", "getBillingStatement"}
+    assert set(plans) == {"getBillingHistory", "describeBillingHistory", "listBillingStatements", "getBillingStatement"}
     assert stock.app.compiled_plans == {}
     before = {op: plan.answered for op, plan in plans.items()}
     valid = [
@@ -142,7 +142,7 @@ def test_the_compiled_path_answers_the_valid_requests(pair: tuple[RunningMock, R
         (f"/billing_statements/{samples['statement']}", compiled.wepay_headers),
     ]
     invalid = [
-        ("/api/billing/history/?page_size=101", compiled.mifumo_headers),
+        ("/api/billing/history/?type=refund", compiled.mifumo_headers),
         ("/api/billing/history/?page=999", compiled.mifumo_headers),
         ("/billing_statements", {**compiled.wepay_headers, "App-Token": "wrong"}),
         ("/billing_statements/missing-id", compiled.wepay_headers),
@@ -151,6 +151,7 @@ def test_the_compiled_path_answers_the_valid_requests(pair: tuple[RunningMock, R
         httpx.get(f"{compiled.url}{target}", headers=headers)
     assert {op: plan.answered - before[op] for op, plan in plans.items()} == {
         "getBillingHistory": 1,
+        "describeBillingHistory": 0,
         "listBillingStatements": 1,
         "getBillingStatement": 1,
     }

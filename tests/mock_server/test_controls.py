@@ -35,7 +35,7 @@ def test_prefer_example_and_undocumented_choices(billing_mock: RunningMock) -> N
     assert empty.json() == {"count": 0, "next": None, "previous": None, "results": []}
     bad = httpx.get(billing_mock.url + HISTORY, headers={**headers, "Prefer": "code=418"})
     assert bad.status_code == 400
-    assert "200, 400, 401, 404, 500" in bad.json()["non_field_errors"][0]
+    assert "200, 400, 401, 404, 406, 500" in bad.json()["non_field_errors"][0]
     bad = httpx.get(billing_mock.url + LIST, headers={**billing_mock.wepay_headers, "Prefer": "code=404"})
     assert bad.status_code == 400 and bad.json()["details"][0]["target"] == ["Prefer"]
     assert "200, 400, 403, 429, 500" in bad.json()["details"][0]["message"]
@@ -47,7 +47,7 @@ def test_credentials_still_come_first_unless_the_code_is_theirs(billing_mock: Ru
     assert chosen.status_code == 401 and chosen.headers["www-authenticate"] == 'Bearer realm="api"'
     assert httpx.get(billing_mock.url + LIST, headers={"Prefer": "code=403", "Api-Version": "3.0"}).status_code == 403
     invalid = httpx.get(
-        billing_mock.url + HISTORY + "?page_size=0", headers={**billing_mock.mifumo_headers, "Prefer": "code=500"}
+        billing_mock.url + HISTORY + "?type=refund", headers={**billing_mock.mifumo_headers, "Prefer": "code=500"}
     )
     assert invalid.status_code == 400
 

@@ -185,17 +185,11 @@ def test_64k_bearer_token_is_refused_in_drf(mock: RunningMock) -> None:
 
 QUERY_ABUSE = {
     "mifumo-bad-percent": (MIFUMO, b"?type=%ZZ", 400),
-    "mifumo-lone-percent": (MIFUMO, b"?page_size=%", 400),
     "mifumo-truncated-utf8": (MIFUMO, b"?type=%E0%A4%A", 400),
     "mifumo-percent-non-utf8": (MIFUMO, b"?type=%FF%FE", 400),
     "mifumo-nul": (MIFUMO, b"?type=purchase%00", 400),
-    "mifumo-nul-page-size": (MIFUMO, b"?page_size=1%00", 400),
     "mifumo-huge-page": (MIFUMO, b"?page=" + str(10**100).encode(), 404),
-    "mifumo-huge-page-size": (MIFUMO, b"?page_size=" + str(10**100).encode(), 400),
     "mifumo-5000-digit-page": (MIFUMO, b"?page=" + b"9" * 5000, 404),
-    "mifumo-5000-digit-page-size": (MIFUMO, b"?page_size=" + b"9" * 5000, 400),
-    "mifumo-negative-huge": (MIFUMO, b"?page_size=-" + str(10**100).encode(), 400),
-    "mifumo-float-page-size": (MIFUMO, b"?page_size=1e3", 400),
     "wepay-bad-percent": (WEPAY, b"?currency=%ZZ", 400),
     "wepay-percent-non-utf8": (WEPAY, b"?currency=%FF%FE", 400),
     "wepay-nul": (WEPAY, b"?currency=USD%00", 400),
@@ -218,6 +212,24 @@ def test_hostile_query_strings_get_a_4xx_in_the_api_envelope(
     assert response.status == status, response
 
 
+# Mifumo's page_size is read as DRF's paginator reads it (billing_contract.drf): whatever the text, a page.
+LENIENT_PAGE_SIZES = {
+    "lone-percent": (b"%", 20),
+    "nul": (b"1%00", 20),
+    "huge": (str(10**100).encode(), 100),
+    "5000-digits": (b"9" * 5000, 20),  # past Python's int() digit limit: not an integer to DRF either
+    "negative-huge": (b"-" + str(10**100).encode(), 20),
+    "float": (b"1e3", 20),
+}
+
+
+@pytest.mark.parametrize(("value", "served"), LENIENT_PAGE_SIZES.values(), ids=LENIENT_PAGE_SIZES.keys())
+def test_hostile_mifumo_page_sizes_are_served_as_drf_serves_them(mock: RunningMock, value: bytes, served: int) -> None:
+    response = parse(exchange(mock, request(MIFUMO.encode() + b"?page_size=" + value, mock.mifumo_headers)))
+    assert response is not None and response.status == 200, response
+    assert len(json.loads(response.body)["results"]) == served
+
+
 @pytest.mark.parametrize("path", [MIFUMO, WEPAY])
 def test_raw_non_utf8_bytes_in_the_query_are_refused(mock: RunningMock, path: str) -> None:
     api = "wepay" if path == WEPAY else "mifumo"
@@ -229,7 +241,7 @@ def test_raw_non_utf8_bytes_in_the_query_are_refused(mock: RunningMock, path: st
     ("path", "query", "expected_size"),
     [
         (MIFUMO, "page_size=500&page_size=5", 5),  # like Django's QueryDict: the last value counts
-        (MIFUMO, "page_size=5&page_size=500", None),
+        (MIFUMO, "page_size=5&page_size=500", 100),  # DRF cuts it off at the maximum
         (MIFUMO, "page=1&page=2&page_size=3", 3),
         (WEPAY, "page_size=1000&page_size=5", 5),
         (WEPAY, "page_size=5&page_size=1000", None),
