@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billing_contract.facts import GET_HISTORY, LIST_STATEMENTS
+from billing_contract.facts import API_OF_TAG, GET_HISTORY, LIST_STATEMENTS, MIFUMO
 from billing_contract.spec import Spec, load_spec
 from mock_server.testing import RunningMock
 
@@ -24,8 +24,10 @@ def _named_200_examples(spec: Spec) -> Iterator[tuple[str, str, dict[str, Any]]]
             yield operation_id, name, example
 
 
-def _headers(mock: RunningMock, operation_id: str, example: str) -> dict[str, str]:
-    auth = mock.mifumo_headers if operation_id == GET_HISTORY else mock.wepay_headers
+def _headers(mock: RunningMock, spec: Spec, operation_id: str, example: str) -> dict[str, str]:
+    """The credentials of the operation's API (by its tag), and the `Prefer` naming the example."""
+    api = API_OF_TAG[spec.operations[operation_id].tag]
+    auth = mock.mifumo_headers if api == MIFUMO else mock.wepay_headers
     return {**auth, "Prefer": f"example={example}"}
 
 
@@ -35,9 +37,13 @@ def _path(spec: Spec, operation_id: str, example: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(("operation_id", "name"), [(op, name) for op, name, _ in _named_200_examples(load_spec())])
 def test_named_example_is_served_verbatim(mock: RunningMock, spec: Spec, operation_id: str, name: str) -> None:
+    """Asked with the operation's own method (Mifumo's metadata is `OPTIONS`) and its API's credentials."""
     example = spec.response(operation_id, 200)["content"]["application/json"]["examples"][name]
-    response = httpx.get(
-        mock.url + _path(spec, operation_id, example), headers=_headers(mock, operation_id, name), timeout=10
+    response = httpx.request(
+        spec.operations[operation_id].method.upper(),
+        mock.url + _path(spec, operation_id, example),
+        headers=_headers(mock, spec, operation_id, name),
+        timeout=10,
     )
     assert response.status_code == 200
     assert response.json() == example["value"]
@@ -56,7 +62,7 @@ def test_every_example_with_links_says_it_is_served_verbatim(spec: Spec) -> None
 def test_wepay_seed_page_cursor_is_an_illustration(mock: RunningMock, spec: Spec) -> None:
     """Following the sample's `next` answers what the spec says of a cursor no server issued."""
     served = httpx.get(
-        mock.url + "/billing_statements", headers=_headers(mock, LIST_STATEMENTS, "seedPage"), timeout=10
+        mock.url + "/billing_statements", headers=_headers(mock, spec, LIST_STATEMENTS, "seedPage"), timeout=10
     ).json()
     followed = httpx.get(mock.url + served["next"], headers=mock.wepay_headers, timeout=10)
     assert followed.status_code == 400

@@ -14,12 +14,21 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from billing_contract.facts import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, TAGS
+from billing_contract.facts import (
+    API_OF_TAG,
+    DESCRIBE_HISTORY,
+    GET_HISTORY,
+    GET_STATEMENT,
+    LIST_STATEMENTS,
+    MIFUMO,
+    TAGS,
+)
 from billing_contract.spec import Spec
 from mock_server.testing import RunningMock
 
@@ -120,19 +129,37 @@ def _operations(mock: RunningMock) -> list[tuple[str, str, dict[str, str]]]:
     a_statement = mock.app.state.data.dataset.statements[3]["id"]
     return [
         (TAGS["mifumo"], GET_HISTORY, {}),
+        (TAGS["mifumo"], DESCRIBE_HISTORY, {}),  # OPTIONS: DRF's metadata
         (TAGS["wepay"], LIST_STATEMENTS, {}),
         (TAGS["wepay"], GET_STATEMENT, {"id": a_statement}),
     ]
 
 
-def _expected_target(spec: Spec, operation_id: str, path_params: dict[str, str]) -> str:
-    """The path and query Swagger UI sends untouched: each query parameter's schema `default`, nothing else.
-    WePay's list declares none (a cursor must go alone), so its Try it out sends no `page_size`/`currency`."""
-    query = "&".join(
-        f"{p['name']}={p['schema']['default']}"
+def _initial_value(parameter: dict[str, Any]) -> str | None:
+    """What Swagger UI puts in a parameter's Try it out field before anyone types (ParameterRow's
+    setDefaultValue, OpenAPI 3): the parameter's `example`, else its schema's `example`, else its schema's
+    `default`; None where it puts nothing (then nothing is sent)."""
+    schema = parameter.get("schema", {})
+    for value in (parameter.get("example"), schema.get("example"), schema.get("default")):
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _sent(spec: Spec, operation_id: str, where: str) -> dict[str, str]:
+    """The `where` (query, header) parameters Swagger UI sends untouched, by name, as it fills them."""
+    return {
+        p["name"]: value
         for p in spec.parameters(operation_id)
-        if p["in"] == "query" and "default" in p["schema"]
-    )
+        if p["in"] == where and (value := _initial_value(p)) is not None
+    }
+
+
+def _expected_target(spec: Spec, operation_id: str, path_params: dict[str, str]) -> str:
+    """The path and query Swagger UI sends untouched: each query parameter's filled-in value, nothing else.
+    WePay's list declares no default or example for `page_size`/`currency` (a cursor must go alone), so its
+    Try it out sends neither; Mifumo's `type` has none either (`allowEmptyValue`: sent only when asked)."""
+    query = "&".join(f"{name}={value}" for name, value in _sent(spec, operation_id, "query").items())
     path = spec.operations[operation_id].path.format(**path_params)
     return f"{path}?{query}" if query else path
 
@@ -145,18 +172,27 @@ def test_try_it_out_reaches_the_mock_for_every_operation(
     page.goto(f"{mock.url}/docs/")
     _authorize(page, mock)
     operations = _operations(mock)
+    assert {op for _, op, _ in operations} == set(spec.operations)
     for tag, operation_id, params in operations:
         url, status = _execute(page, tag, operation_id, params)
         assert (url, status) == (mock.url + _expected_target(spec, operation_id, params), "200"), operation_id
     assert traffic.aborted == []
     entries = httpx.get(f"{mock.url}/__mock/requests", timeout=10).json()["requests"]
     contract = [entry for entry in entries if spec.documents_path(entry["path"])]
-    expected_paths = [spec.operations[op].path.format(**params) for _, op, params in operations]
-    assert [(entry["path"], entry["status"]) for entry in contract] == [(path, 200) for path in expected_paths]
-    mifumo, *wepay = contract  # what Authorize put on each request (the log masks secrets)
-    assert mifumo["headers"]["Authorization"] == "Bearer ***"
-    for entry in wepay:
-        assert entry["headers"] == {"App-Id": mock.credentials.app_id, "App-Token": "***", "Api-Version": "3.0"}
+    expected = [
+        (spec.operations[op].method.upper(), spec.operations[op].path.format(**params), 200)
+        for _, op, params in operations
+    ]
+    assert [(entry["method"], entry["path"], entry["status"]) for entry in contract] == expected
+    # What Authorize put on each request (the log masks secrets), and the header parameters Swagger UI
+    # fills in itself (WePay's `Unique-Key`, from its example); `Api-Version` is the one the test chose.
+    for entry, (tag, operation_id, _) in zip(contract, operations, strict=True):
+        if API_OF_TAG[tag] == MIFUMO:
+            assert entry["headers"]["Authorization"] == "Bearer ***", operation_id
+        else:
+            credentials = {"App-Id": mock.credentials.app_id, "App-Token": "***"}
+            sent = {**credentials, **_sent(spec, operation_id, "header"), "Api-Version": "3.0"}
+            assert entry["headers"] == sent, operation_id
 
 
 def test_the_file_as_written_would_send_try_it_out_to_production(

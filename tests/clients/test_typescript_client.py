@@ -1,7 +1,8 @@
 """A TypeScript client as a client team builds it: openapi-typescript generates the types from the file and
 from the URL the mock serves (the same types, no warnings); `client.mts`, written with openapi-fetch against
 those types, must type-check with tsc (strict) and then, run by node, page through both APIs to the end,
-fetch a statement by id and read the 400/401/403/404 bodies as the generated types.
+fetch a statement by id, ask Mifumo's OPTIONS for its metadata and read the 400/401/403/404/406 bodies as
+the generated types.
 
 The npm packages are pinned in tests/clients/typescript/package-lock.json and installed by `npm ci` on
 first use (typescript is pinned to 5: typescript 7 breaks openapi-typescript 7.13).
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 
 from billing_contract.documents import SPEC_PATH
+from billing_contract.facts import DESCRIBE_HISTORY
+from billing_contract.spec import Spec
 from mock_server.testing import RunningMock
 from tests.clients.generation import generator_warnings
 
@@ -101,14 +104,30 @@ def test_fetches_a_statement_by_id(client_run: dict[str, Any]) -> None:
     assert client_run["statement"]["fetched"] == client_run["statement"]["listed"]
 
 
+def test_describes_mifumo(client_run: dict[str, Any], spec: Spec) -> None:
+    described = client_run["describe"]
+    assert described["metadata"] == spec.example(DESCRIBE_HISTORY, 200, "billingHistory")
+    assert described["refused"]["status"] == 401
+    assert described["refused"]["body"]["kind"] == "SimpleJwtBadAuthorizationHeader"
+
+
 def test_errors_read_as_the_generated_types(client_run: dict[str, Any]) -> None:
     errors = client_run["errors"]
-    too_large = "Ensure this value is less than or equal to 100."
-    assert errors["mifumo400"] == {"status": 400, "body": {"page_size": [too_large]}}
+    bad_type = "Select a valid choice. refund is not one of the available choices."
+    assert errors["mifumo400"] == {"status": 400, "body": {"type": [bad_type]}}
     assert errors["mifumo401"] == {"status": 401, "body": {"detail": "Authentication credentials were not provided."}}
+    assert errors["mifumo401header"] == {
+        "status": 401,
+        "body": {
+            "detail": "Authorization header must contain two space-delimited values",
+            "code": "bad_authorization_header",
+            "kind": "SimpleJwtBadAuthorizationHeader",
+        },
+    }
     assert errors["mifumo401token"]["status"] == 401
     assert errors["mifumo401token"]["body"]["kind"] == "SimpleJwtTokenNotValid"
     assert errors["mifumo404"] == {"status": 404, "body": {"detail": "Invalid page."}}
+    assert errors["mifumo406"] == {"status": 406, "body": {"detail": "Could not satisfy the request Accept header."}}
     assert errors["wepay400"] == {"status": 400, "body": {"error_code": "INVALID_PARAMS", "targets": [["page_size"]]}}
     assert errors["wepay403"]["status"] == 403
     assert errors["wepay403"]["body"]["error_code"] == "NOT_AUTHORIZED"
