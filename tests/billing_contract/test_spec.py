@@ -23,7 +23,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 REDOCLY = "@redocly/cli@2.77.0"
 
 DOCUMENTED = {
-    "getBillingHistory": {200, 400, 401, 404, 500},
+    "getBillingHistory": {200, 400, 401, 404, 406, 500},
+    "describeBillingHistory": {200, 401, 404, 406},
     "listBillingStatements": {200, 400, 403, 429, 500},
     "getBillingStatement": {200, 400, 403, 404, 429, 500},
 }
