@@ -72,6 +72,7 @@ def _either_way(spec: Spec, operation_id: str, name: str, value: Any) -> bool:
 def _contract() -> Spec:
     return Spec.load()
 
+
 # What each Schemathesis check holds the API to, for the report's "expected" line.
 EXPECTATIONS = {
     "not_a_server_error": "no 5xx answer, whatever the input",
@@ -165,9 +166,7 @@ def drop_ungeneratable(context: Any, case: Any) -> Any:
         return case
     cursor, either = UNGENERATABLE.get(key), EITHER_WAY.get(key)
     case.query = {
-        k: v
-        for k, v in case.query.items()
-        if k != cursor and not (either and _either_way(_contract(), either, k, v))
+        k: v for k, v in case.query.items() if k != cursor and not (either and _either_way(_contract(), either, k, v))
     }
     return case
 
