@@ -63,18 +63,20 @@ from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import deep_merge, inspect_function_arguments
 from starlette.types import Scope
 
-# What this module relies on that connexion does not document as public: (module, attribute).
-# tests/mock_server/test_connexion_fastpath.py imports each, so an upgrade that moves one fails there.
+# What this module relies on that connexion does not document as public: (module, attribute). Each is checked
+# by tests/package/test_private_names.py (an upgrade that moves one fails there, naming it and the version);
+# what they do is checked against connexion's own path by tests/mock_server/test_connexion_fastpath.py.
 PRIVATE_CONNEXION_SYMBOLS: tuple[tuple[str, str], ...] = (
     ("connexion.decorators.parameter", "_get_query_defaults"),  # the spec's query defaults
     ("connexion.decorators.parameter", "_get_val_from_param"),  # a value cast per its schema
     ("connexion.apps.asynchronous", "AsyncASGIApp.api_cls"),  # the hook swapping the operation class
     ("connexion.apps.asynchronous", "AsyncOperation.fn"),  # the property rebuilt per request
+    ("connexion.apps.asynchronous", "AsyncOperation._fn"),  # an instance attribute: the resolved handler
     ("connexion.decorators", "StarletteDecorator._parameter_decorator_cls"),
     ("connexion.uri_parsing", "OpenAPIURIParser.param_schemas"),
     ("connexion.uri_parsing", "OpenAPIURIParser.param_defns"),
     ("connexion.lifecycle", "ConnexionRequest._query_params"),  # an instance attribute: the parsed query
-    ("connexion.context", "scope._get_current_object"),
+    ("connexion.context", "scope._get_current_object"),  # werkzeug's LocalProxy: the request's own scope
 )
 
 

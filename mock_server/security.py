@@ -64,6 +64,15 @@ def bearer_presented(headers: Mapping[str, str]) -> bool:
     return bool(parts) and parts[0] == BEARER_SCHEME
 
 
+# Connexion's security handlers are bound to the configured credentials by overriding `_resolve_func` (the
+# spec would otherwise have to name an `x-bearerInfoFunc` by import path) and sped up by caching
+# `_accepts_kwarg`: neither has a public equivalent. Checked by tests/package/test_private_names.py.
+PRIVATE_CONNEXION_SYMBOLS: tuple[tuple[str, str], ...] = (
+    ("connexion.security", "AbstractSecurityHandler._accepts_kwarg"),
+    ("connexion.security", "AbstractSecurityHandler._resolve_func"),
+)
+
+
 class _CachedSignatures:
     """connexion asks `inspect.signature` of the check function twice per request; the answer never changes."""
 
