@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures import DatasetSize, dump_dataset, generate_dataset
+from mock_server.options import COMMANDS
 from mock_server.security import DEFAULT_BEARER_TOKEN
 from mock_server.testing import free_port
 from tests.support import clean_env, mock_process
@@ -150,8 +152,6 @@ HELPS = {
 
 @pytest.mark.parametrize(("words", "required"), HELPS.values(), ids=HELPS.keys())
 def test_help_lists_every_option_with_its_default_and_variable(words: tuple[str, ...], required: set[str]) -> None:
-    from mock_server.options import COMMANDS
-
     result = _billing_mock(*words, "--help")
     assert result.returncode == 0, result.stderr
     entries = _help_entries(result.stdout)
@@ -238,8 +238,6 @@ def _serves(words: tuple[str, ...]) -> bool:
 def test_every_readme_invocation_still_works(words: tuple[str, ...], tmp_path: Path) -> None:
     """Run as a user would (the installed script where there is one), in a folder holding the files the
     README names; one that serves must come up (on a free port: a later --port wins) and stop cleanly."""
-    from fixtures import DatasetSize, dump_dataset, generate_dataset
-
     dataset = generate_dataset(3, DatasetSize(records=5, statements=4, accounts=2))
     for name in README_FILES:
         with (tmp_path / name).open("w", encoding="utf-8") as stream:
