@@ -12,8 +12,13 @@ Paths: "distinct" adds an ignored `bench_request=<n>` parameter to each request,
 authenticates, validates and answers every one; "replayed" repeats one request, answered from the
 replay cache after the first. Needs valgrind (`apt-get install valgrind`); ~10 min with the defaults.
 
+`--errors` counts, instead, the requests the compiled path hands to connexion whatever the settings: a
+refused credential, an invalid parameter, a page or cursor or id the handler refuses. `--fastpath off` takes
+mock_server/connexion_fastpath.py's per-operation work out of connexion's path (connexion's own operation,
+decorator and request objects, as without that module), to measure what it still saves.
+
     python bench/instructions.py [--quick] [--requests 100] [--rounds 2] [--big-records N] [--big-statements N]
-                                 [--skip-big]
+                                 [--skip-big] [--path compiled|stock] [--errors] [--fastpath on|off]
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ MODES = ("distinct", "replayed")
 # Which path answers valid requests in the child: "compiled" (mock_server.compiled, the default) or
 # "stock" (connexion's whole middleware stack), for before/after figures in one run.
 PATH_VARIABLE = "BILLING_BENCH_PATH"
+# "off": connexion's path without mock_server/connexion_fastpath.py (see `without_fastpath`).
+FASTPATH_VARIABLE = "BILLING_BENCH_FASTPATH"
+# "errors": the error cases (`error_cases`) instead of the valid ones.
+CASES_VARIABLE = "BILLING_BENCH_CASES"
 WARM_UP_REQUESTS = 3
 
 
@@ -50,6 +59,7 @@ class Case:
     path: str
     query: str
     headers: tuple[tuple[bytes, bytes], ...]
+    status: int = 200  # the answer every request of the case must get
 
 
 def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
@@ -135,14 +145,61 @@ def child_cases(app, client: InProcessClient) -> list[Case]:
     return cases
 
 
+def error_cases(app) -> list[Case]:
+    """Requests the compiled path never answers itself: connexion decides them, as it always did."""
+    mifumo, wepay = _encoded(h.mifumo_headers()), _encoded(h.wepay_headers())
+    wrong_token = _encoded({**h.wepay_headers(), "App-Token": "not-the-token"})
+    past_last = -(-len(app.serving.data.history.view(None)) // 20) + 1
+    return [
+        Case("Mifumo 401 no token", h.MIFUMO, "page_size=20", _encoded({}), 401),
+        Case("Mifumo 400 page_size=abc", h.MIFUMO, "page_size=abc", mifumo, 400),
+        Case("Mifumo 404 past the last page", h.MIFUMO, f"page_size=20&page={past_last}", mifumo, 404),
+        Case("WePay 403 wrong token", h.WEPAY, "page_size=10", wrong_token, 403),
+        Case("WePay 400 page_size=0", h.WEPAY, "page_size=0", wepay, 400),
+        Case("WePay 400 forged cursor", h.WEPAY, "page=not-a-cursor", wepay, 400),
+        Case("WePay 404 unknown id", h.WEPAY + "/stmt_none", "", wepay, 404),
+    ]
+
+
+def without_fastpath() -> None:
+    """Connexion's path as it is without mock_server/connexion_fastpath.py: connexion's own operation class
+    and parameter decorator (rebuilt per request, as connexion 3.3 does), its own request object in the
+    validator (the query parsed again by the decorator), the handlers given the request's scope through
+    connexion's public `context.scope` instead of the planned decorator."""
+    import functools
+
+    from connexion.context import scope
+    from connexion.lifecycle import ConnexionRequest
+
+    from mock_server import app as app_module
+    from mock_server import handlers, validation
+
+    app_module.use_prebuilt_operations = lambda _app: None
+    validation.SharedQueryRequest = ConnexionRequest
+    resolve = handlers.Handlers.resolve
+
+    def resolve_with_scope(self, operation_id: str):
+        handler = resolve(self, operation_id)
+
+        @functools.wraps(handler)  # connexion reads the handler's own signature through __wrapped__
+        async def with_scope(**kwargs):
+            if "request_scope" not in kwargs:  # the compiled path passes it; connexion's own decorator does not
+                kwargs["request_scope"] = scope._get_current_object()
+            return await handler(**kwargs)
+
+        return with_scope
+
+    handlers.Handlers.resolve = resolve_with_scope
+
+
 async def _serve(client: InProcessClient, case: Case, mode: str, count: int, serial: list[int]) -> None:
     for _ in range(count):
         query = case.query
         if mode == "distinct":
             serial[0] += 1
-            query += f"&bench_request={serial[0]}"
+            query += f"{'&' if query else ''}bench_request={serial[0]}"
         status, body = await client.get(case, query)
-        if status != 200:
+        if status != case.status:
             raise SystemExit(f"{case.name} ({mode}): {status} {body[:300]!r}")
 
 
@@ -150,10 +207,13 @@ def child(records: int, statements: int) -> None:
     from fixtures import DatasetSize
     from mock_server import MockConfig, create_app
 
+    if os.environ.get(FASTPATH_VARIABLE, "on") == "off":
+        without_fastpath()
     compiled = os.environ.get(PATH_VARIABLE, "compiled") == "compiled"
     app = create_app(MockConfig(size=DatasetSize(records=records, statements=statements), compiled_path=compiled))
     client = InProcessClient(app)
-    cases = child_cases(app, client)
+    errors = os.environ.get(CASES_VARIABLE) == "errors"
+    cases = error_cases(app) if errors else child_cases(app, client)
     print("READY " + json.dumps([c.name for c in cases]), flush=True)
     serial = [0]
     for line in sys.stdin:  # "<case index> <mode> <count>" per line; the parent counts in between
@@ -239,9 +299,10 @@ def measure(
             flush=True,
         )
         counts: dict[tuple[str, str], list[float]] = {}
+        modes = ("distinct",) if args.errors else MODES  # an error answer is never replayed
         for round_ in range(args.rounds):
             for index, name in enumerate(names):
-                for mode in MODES:
+                for mode in modes:
                     value = grind.per_request(index, mode, args.requests)
                     counts.setdefault((name, mode), []).append(value)
                     print(f"  round {round_ + 1} {name:29} {mode:8} {value:13,.0f} instructions/request", flush=True)
@@ -263,21 +324,24 @@ def report(
     def spread(values: Sequence[float]) -> str:
         return f"{(max(values) - min(values)) / mean(values) * 100:.1f}%"
 
+    relative = not args.errors  # an error case has no page 1 to compare with
     rows = []
     for (name, mode), values in small.items():
         row: list[object] = [name, mode, mean(values), spread(values)]
         if big is not None:
             big_values = big[(name, mode)]
             row += [mean(big_values), spread(big_values), h.ratio(mean(big_values), mean(values))]
-        row.append(h.ratio(mean(values), mean(small[(_page1(name), mode)])))
-        if big is not None:
+        if relative:
+            row.append(h.ratio(mean(values), mean(small[(_page1(name), mode)])))
+        if relative and big is not None:
             row.append(h.ratio(mean(big[(name, mode)]), mean(big[(_page1(name), mode)])))
         rows.append(row)
     headers = ["case", "path", "small instr/req", "spread"]
     if big is not None:
         headers += ["big instr/req", "spread", "big/small"]
-    headers.append("vs page 1 (small)")
-    if big is not None:
+    if relative:
+        headers.append("vs page 1 (small)")
+    if relative and big is not None:
         headers.append("vs page 1 (big)")
     print(
         h.table(
@@ -299,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big-statements", type=int, default=100_000)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--path", choices=("compiled", "stock"), default="compiled", help="which path answers")
+    parser.add_argument("--errors", action="store_true", help="count the error cases (connexion's) instead")
+    parser.add_argument("--fastpath", choices=("on", "off"), default="on", help="connexion_fastpath in use")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--records", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--statements", type=int, default=1000, help=argparse.SUPPRESS)
@@ -309,9 +375,13 @@ def main(argv: list[str] | None = None) -> None:
         child(args.records, args.statements)
         return
     os.environ[PATH_VARIABLE] = args.path
+    os.environ[FASTPATH_VARIABLE] = args.fastpath
+    os.environ[CASES_VARIABLE] = "errors" if args.errors else "valid"
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         raise SystemExit("instructions.py: needs valgrind (apt-get install valgrind)")
-    print(f"# Instructions per request — {args.path} path; {h.revision()}; {h.machine()}")
+    cases = "error cases" if args.errors else "valid requests"
+    print(f"# Instructions per request — {cases}, {args.path} path, fast path {args.fastpath}; {h.revision()}")
+    print(f"# {h.machine()}")
     with tempfile.TemporaryDirectory(prefix="billing-callgrind-") as workdir:
         small = measure(1000, 1000, args, Path(workdir))
         big = None if args.skip_big else measure(args.big_records, args.big_statements, args, Path(workdir))

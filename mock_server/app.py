@@ -216,7 +216,9 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         security_map=security_map(config.credentials),
         validator_map={"parameter": CollectingParameterValidator},
     )
-    use_prebuilt_operations(contract._middleware_app)  # connexion's hook; see mock_server.connexion_fastpath
+    # The app connexion's middleware wraps (its public `middleware.app`, until start-up replaces it with the
+    # middleware stack built around it), whose `api_cls` is the hook.
+    use_prebuilt_operations(contract.middleware.app)
     contract.add_api(
         as_connexion_reads_it.document, resolver=resolver, strict_validation=False, pythonic_params=False,
         uri_parser_class=CachingURIParser,

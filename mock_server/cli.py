@@ -1,178 +1,129 @@
-"""`billing-mock`: serve the mock, or dump its generated dataset. Thin over `mock_server.create_app`.
+"""`billing-mock`: serve the mock (the default command), print its credentials, dump its generated dataset,
+or run the validating proxy. Thin over `mock_server.create_app`; the options are one table
+(`mock_server.options`), from which each command's parser, `--help` and `BILLING_MOCK_*` variables come.
 
-Every flag also reads an environment variable (BILLING_MOCK_<FLAG>), which is also how the
-configuration reaches uvicorn's worker processes when `--workers` is above 1.
+    billing-mock [--port N] [--seed N] ...            serve (every flag also reads its BILLING_MOCK_* variable)
+    billing-mock credentials [--app-id ID] ...        export lines for curl and billing-conformance
+    billing-mock fixtures dump [--format yaml] [-o F] the generated dataset, in the --fixtures format
+    billing-mock proxy --wepay-upstream URL ...       forward to real backends, checking every exchange
+
+The variables are also how the configuration reaches uvicorn's worker processes when `--workers` is above 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import shlex
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
-from billing_contract.spec import DEFAULT_SPEC_PATH, Spec, SpecError
+from billing_contract.spec import Spec, SpecError
 from fixtures import DatasetSize, FixturesError, dump_dataset, generate_dataset
 from mock_server.app import DOCS_PATH, SPEC_PATH, TOOLING_PREFIX, MockApp, create_app
-from mock_server.config import DEFAULT_CORS_ORIGINS, MockConfig
+from mock_server.config import MockConfig
 from mock_server.controls import ControlSettings, parse_latency
 from mock_server.flags import (
-    ENV_PREFIX,
     EXIT_USAGE,
-    LOG_LEVELS,
     ConfigurationError,
     Parser,
-    add_dataset_arguments,
-    add_flag,
     check_port,
-    env_value,
-    integer,
     logs_access,
-    number,
     stop_on_sigterm,
-    switch,
+)
+from mock_server.options import (
+    COMMANDS,
+    DUMP,
+    ENV_PREFIX,
+    PRINT_CREDENTIALS,
+    PROXY,
+    SERVE,
+    SUITE_OPTIONS,
+    Command,
+    add_options,
+    exported,
+    resolve,
 )
 from mock_server.reload import ReloadingApp
-from mock_server.security import DEFAULT_APP_ID, DEFAULT_APP_TOKEN, DEFAULT_BEARER_TOKEN, Credentials
+from mock_server.security import Credentials
 from mock_server.shared_state import STATE_DIR_VARIABLE, create_state_dir
 
+__all__ = ["ENV_PREFIX", "app_from_environment", "config_from_environment", "main", "parse", "serve_settings"]
 
-def _add_credential_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(
-        parser,
-        "--bearer-token",
-        "the only Mifumo bearer token accepted",
-        "a fixed JWT-shaped token, printed at start",
-        default=env_value("bearer-token", DEFAULT_BEARER_TOKEN),
-    )
-    add_flag(
-        parser,
-        "--app-id",
-        "the only WePay App-Id accepted",
-        DEFAULT_APP_ID,
-        default=env_value("app-id", DEFAULT_APP_ID),
-    )
-    add_flag(
-        parser,
-        "--app-token",
-        "the only WePay App-Token accepted",
-        DEFAULT_APP_TOKEN,
-        default=env_value("app-token", DEFAULT_APP_TOKEN),
-    )
+DISTRIBUTION = "billing-contract"
+EPILOG = """examples:
+  billing-mock --port 4010 --seed 7                  serve
+  eval "$(billing-mock credentials)"                 the suite's BILLING_* credential variables
+  billing-mock fixtures dump --format yaml -o my-data.yaml
+  billing-mock proxy --wepay-upstream https://stage-api.wepay.com --record staging.yaml
+
+Every flag reads its BILLING_MOCK_* variable when not given; a flag given wins.
+`billing-mock COMMAND --help` lists a command's own flags."""
 
 
-SUBCOMMANDS = """commands:
-  billing-mock fixtures dump [--seed N] [--records N] [--statements N] [--accounts N]
-                             [--format json|yaml] [-o FILE]
-      write the generated dataset in the --fixtures format (default: JSON on stdout)
-  billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--record FILE] [--strict] ...
-      forward to real backends and check every exchange against the contract (billing-mock proxy --help)
-  billing-mock credentials [--bearer-token T] [--app-id ID] [--app-token T]
-      print `export BILLING_BEARER_TOKEN=... BILLING_APP_ID=... BILLING_APP_TOKEN=...` for curl and
-      billing-conformance:  eval "$(billing-mock credentials)"
-
-Every flag reads its environment variable when not given; a flag given wins."""
+def package_version() -> str:
+    """The installed distribution's version: the one number a bug report needs."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
-def serve_parser() -> argparse.ArgumentParser:
+def _command_parser(commands: Any, name: str, command: Command) -> Parser:
+    """`commands` is what `add_subparsers` returns (argparse names its class only privately)."""
+    parser = commands.add_parser(name, help=command.summary, description=command.help)
+    add_options(parser, command)
+    return parser
+
+
+def build_parser() -> Parser:
+    """`billing-mock`'s parser: the serving flags, `--version`, and a sub-parser per command."""
     parser = Parser(
-        prog="billing-mock",
-        description="Serve the Mifumo and WePay billing mock.",
-        epilog=SUBCOMMANDS,
+        prog=SERVE.prog,
+        description=SERVE.help + " Or run one of the commands below.",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_flag(parser, "--host", "address to listen on", "127.0.0.1", default=env_value("host", "127.0.0.1"))
-    add_flag(parser, "--port", "port to listen on", 4010, type=int, default=integer("port", 4010))
-    add_flag(
-        parser,
-        "--forwarded-allow-ips",
-        "proxies whose X-Forwarded-Proto/-For are believed (comma-separated, * for any): behind a TLS-terminating "
-        "ingress, Mifumo's next/previous links then keep https",
-        "127.0.0.1",
-        default=env_value("forwarded-allow-ips"),
-    )
-    add_dataset_arguments(parser)
-    add_flag(
-        parser,
-        "--fixtures",
-        "JSON or YAML dataset to serve instead of the generated one",
-        "generated",
-        type=Path,
-        default=env_value("fixtures"),
-    )
-    add_flag(parser, "--workers", "worker processes", 1, type=int, default=integer("workers", 1))
-    _add_credential_arguments(parser)
-    add_flag(
-        parser,
-        "--admin-token",
-        "token the /__mock/ write and log routes require (Authorization: Bearer <token>)",
-        "none: open on loopback, refused beyond it",
-        default=env_value("admin-token"),
-    )
-    add_flag(
-        parser,
-        "--log-level",
-        "uvicorn log level (info: one access-log line per request)",
-        "info",
-        default=env_value("log-level", "info"),
-        choices=LOG_LEVELS,
-    )
-    add_flag(parser, "--latency", "MIN-MAX ms added to every request (seeded)", "none", default=env_value("latency"))
-    add_flag(
-        parser,
-        "--error-rate",
-        "fraction of requests answered with the documented 500 (seeded)",
-        0.0,
-        type=float,
-        default=number("error-rate", 0.0, float),
-    )
-    add_flag(
-        parser,
-        "--rate-limit",
-        "enforce WePay's 30 requests per endpoint per App-Id per 10 s",
-        "off",
-        action="store_true",
-        default=switch("rate-limit"),
-    )
-    add_flag(
-        parser,
-        "--cors-origins",
-        "comma-separated browser origins (no port: any port); 'none' disables",
-        ",".join(DEFAULT_CORS_ORIGINS),
-        default=env_value("cors-origins", ",".join(DEFAULT_CORS_ORIGINS)),
-    )
-    add_flag(
-        parser,
-        "--reload",
-        "rebuild when the spec or the fixtures file changes; a bad edit keeps the last good version",
-        "off",
-        action="store_true",
-        default=switch("reload"),
-    )
-    parser.add_argument("--spec", type=Path, default=env_value("spec", str(DEFAULT_SPEC_PATH)), help=argparse.SUPPRESS)
+    parser.add_argument("--version", action="version", version=f"billing-mock {package_version()}")
+    add_options(parser, SERVE)
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    _command_parser(commands, "credentials", PRINT_CREDENTIALS)
+    fixtures = commands.add_parser("fixtures", help=DUMP.summary, description="The mock's generated dataset.")
+    actions = fixtures.add_subparsers(title="commands", dest="fixtures_command", metavar="COMMAND")
+    _command_parser(actions, "dump", DUMP)
+    _command_parser(commands, "proxy", PROXY)
     return parser
 
 
-def dump_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="billing-mock fixtures dump", description="Write the generated dataset.")
-    add_dataset_arguments(parser)
-    parser.add_argument("--format", choices=("json", "yaml"), default="json", help="(default: json)")
-    parser.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
-    return parser
+def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> tuple[Command, argparse.Namespace]:
+    """The command asked for and its settings: the flags given, the rest from the environment or defaults."""
+    given = build_parser().parse_args(list(argv))
+    command = _chosen(given)
+    return command, resolve(given, command, os.environ if environ is None else environ)
 
 
-def credentials_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        prog="billing-mock credentials",
-        description="Print the mock's credentials as the conformance suite's variables, ready for eval.",
-    )
-    _add_credential_arguments(parser)
-    return parser
+def _chosen(given: argparse.Namespace) -> Command:
+    if given.command is None:
+        return SERVE
+    if given.command == "fixtures":
+        if given.fixtures_command is None:
+            raise ConfigurationError("billing-mock fixtures needs a command: billing-mock fixtures dump (see --help)")
+        return DUMP
+    return next(command for command in COMMANDS if command.words == (given.command,))
+
+
+def serve_settings(argv: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """The serving command's settings for these flags and this environment (as a worker process reads them)."""
+    command, settings = parse(argv, environ)
+    if command is not SERVE:
+        raise ConfigurationError(f"{' '.join(argv)}: not the serving command")
+    return settings
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
@@ -214,12 +165,12 @@ def _check_token(flag: str, value: str) -> None:
 
 
 def _check_credentials(args: argparse.Namespace) -> None:
-    for flag in ("--bearer-token", "--app-id", "--app-token"):
-        _check_token(flag, getattr(args, flag[2:].replace("-", "_")))
+    for option in PRINT_CREDENTIALS.options:
+        _check_token(option.flag, getattr(args, option.field))
 
 
 def config_from_environment() -> MockConfig:
-    return config_from_args(serve_parser().parse_args([]))
+    return config_from_args(serve_settings())
 
 
 def app_from_environment() -> MockApp:
@@ -233,12 +184,8 @@ SUITE_URL_VARIABLES = ("BILLING_MIFUMO_URL", "BILLING_WEPAY_URL")
 
 def suite_exports(credentials: Credentials) -> str:
     """`export` line for the suite's credential variables, quoted for any POSIX shell."""
-    values = {
-        "BILLING_BEARER_TOKEN": credentials.bearer_token,
-        "BILLING_APP_ID": credentials.app_id,
-        "BILLING_APP_TOKEN": credentials.app_token,
-    }
-    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
+    values = ((option.suite_variable, getattr(credentials, option.field)) for option in SUITE_OPTIONS)
+    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values)
 
 
 def describe_controls(config: MockConfig) -> str:
@@ -278,32 +225,6 @@ def banner(app: MockApp, host: str, port: int, workers: int) -> str:
     )
 
 
-def _export(args: argparse.Namespace) -> None:
-    for name in (
-        "host",
-        "port",
-        "seed",
-        "records",
-        "statements",
-        "accounts",
-        "workers",
-        "bearer_token",
-        "app_id",
-        "app_token",
-        "log_level",
-        "spec",
-        "fixtures",
-        "admin_token",
-        "latency",
-        "error_rate",
-        "rate_limit",
-        "cors_origins",
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            os.environ[ENV_PREFIX + name.upper()] = str(value)
-
-
 def _build(config: MockConfig) -> MockApp:
     try:
         return create_app(config)
@@ -324,9 +245,8 @@ def _state_dir(workers: int) -> Path | None:
         raise ConfigurationError(f"--workers {workers}: cannot create a state folder: {exc.strerror or exc}") from None
 
 
-def serve(argv: Sequence[str]) -> int:
-    stop_on_sigterm()
-    args = serve_parser().parse_args(argv)
+def serve(args: argparse.Namespace) -> int:
+    stop_on_sigterm()  # before the app is built: a stop during start-up ends the run at once
     if not 0 < args.port < 65536:
         raise ConfigurationError(f"--port must be 1..65535, got {args.port}")
     if args.workers < 1:
@@ -356,7 +276,7 @@ def serve(argv: Sequence[str]) -> int:
     elif args.workers == 1:
         uvicorn.run(app, lifespan="off", **common)
     else:
-        _export(args)
+        os.environ.update(exported(args, SERVE))  # each worker builds its app from these (app_from_environment)
         assert state_dir is not None
         os.environ[STATE_DIR_VARIABLE] = str(state_dir)
         try:
@@ -367,8 +287,7 @@ def serve(argv: Sequence[str]) -> int:
     return 0
 
 
-def dump(argv: Sequence[str]) -> int:
-    args = dump_parser().parse_args(argv)
+def dump(args: argparse.Namespace) -> int:
     dataset = generate_dataset(args.seed, DatasetSize(args.records, args.statements, args.accounts), Spec.load())
     if args.output is None:
         dump_dataset(dataset, sys.stdout, args.format)
@@ -378,26 +297,20 @@ def dump(argv: Sequence[str]) -> int:
     return 0
 
 
-def credentials(argv: Sequence[str]) -> int:
+def credentials(args: argparse.Namespace) -> int:
     """`eval "$(billing-mock credentials)"`: works whichever python3 comes first on PATH."""
-    args = credentials_parser().parse_args(argv)
     _check_credentials(args)
     print(suite_exports(Credentials(args.bearer_token, args.app_id, args.app_token)))
     return 0
 
 
 def run(argv: Sequence[str]) -> int:
-    if argv[:2] == ["fixtures", "dump"]:
-        return dump(argv[2:])
-    if argv[:1] == ["credentials"]:
-        return credentials(argv[1:])
-    if argv[:1] == ["proxy"]:
-        from mock_server.proxy.cli import proxy  # the proxy's parser builds on this module's
+    command, settings = parse(argv)
+    if command is PROXY:
+        from mock_server.proxy.cli import proxy  # imported when asked for: the other commands never need it
 
-        return proxy(argv[1:])
-    if argv[:1] == ["fixtures"]:
-        raise ConfigurationError("usage: billing-mock fixtures dump [--seed N] [--format json|yaml] [--output PATH]")
-    return serve(argv)
+        return proxy(settings)
+    return {SERVE: serve, DUMP: dump, PRINT_CREDENTIALS: credentials}[command](settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

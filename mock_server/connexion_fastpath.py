@@ -1,9 +1,18 @@
 """Connexion's per-request path, with the work that depends only on the spec done once per operation.
 
-This module is the one place that reaches into connexion's internals; everything here is fenced by
+This module is where the mock reaches into connexion's per-request internals; everything here is fenced by
 tests/mock_server/test_connexion_fastpath.py, which runs connexion's stock path beside this one and
-demands the same handler arguments, and which checks that every private symbol listed in
-`PRIVATE_CONNEXION_SYMBOLS` still exists (connexion is pinned <3.4; an upgrade fails there first).
+demands the same handler arguments, and by tests/package/test_private_names.py, which checks that every
+private symbol listed in `PRIVATE_CONNEXION_SYMBOLS` still exists (connexion is pinned <3.4; an upgrade fails
+there first, naming the symbol and the installed version).
+
+**Why it is kept** (measured 2026-11-29 with `bench/instructions.py --fastpath on|off`, bench/README.md): the
+compiled path (mock_server/compiled.py) answers every valid request itself, so connexion's path, and this
+module, serve only the requests it hands on. Among those, refused credentials and invalid parameters never
+reach a handler and gain nothing (within 1 %); every request that reaches one costs 28-34 % fewer
+instructions with this module (a page past the end, a forged cursor, an unknown id: 2.14M -> 1.41M on
+Mifumo's), and a valid request on connexion's path (`--rate-limit`, `--error-rate`, a `Prefer` header)
+44-47 % fewer (1.49M -> 0.81M on Mifumo's page 1).
 
 **Operations.** Connexion's async operation, with the per-request work that depends only on the spec done once.
 
@@ -54,18 +63,20 @@ from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import deep_merge, inspect_function_arguments
 from starlette.types import Scope
 
-# What this module relies on that connexion does not document as public: (module, attribute).
-# tests/mock_server/test_connexion_fastpath.py imports each, so an upgrade that moves one fails there.
+# What this module relies on that connexion does not document as public: (module, attribute). Each is checked
+# by tests/package/test_private_names.py (an upgrade that moves one fails there, naming it and the version);
+# what they do is checked against connexion's own path by tests/mock_server/test_connexion_fastpath.py.
 PRIVATE_CONNEXION_SYMBOLS: tuple[tuple[str, str], ...] = (
     ("connexion.decorators.parameter", "_get_query_defaults"),  # the spec's query defaults
     ("connexion.decorators.parameter", "_get_val_from_param"),  # a value cast per its schema
     ("connexion.apps.asynchronous", "AsyncASGIApp.api_cls"),  # the hook swapping the operation class
     ("connexion.apps.asynchronous", "AsyncOperation.fn"),  # the property rebuilt per request
+    ("connexion.apps.asynchronous", "AsyncOperation._fn"),  # an instance attribute: the resolved handler
     ("connexion.decorators", "StarletteDecorator._parameter_decorator_cls"),
     ("connexion.uri_parsing", "OpenAPIURIParser.param_schemas"),
     ("connexion.uri_parsing", "OpenAPIURIParser.param_defns"),
     ("connexion.lifecycle", "ConnexionRequest._query_params"),  # an instance attribute: the parsed query
-    ("connexion.context", "scope._get_current_object"),
+    ("connexion.context", "scope._get_current_object"),  # werkzeug's LocalProxy: the request's own scope
 )
 
 

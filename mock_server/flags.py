@@ -1,21 +1,14 @@
-"""The command-line machinery `billing-mock` and `billing-mock proxy` share: every flag also reads its
-`BILLING_MOCK_*` variable (which is also how the configuration reaches uvicorn's worker processes), a bad
-value or start-up condition is one line and exit status 2, and SIGTERM stops a command cleanly."""
+"""The command-line machinery `billing-mock`'s commands share: a bad flag, value or start-up condition is one
+line and exit status 2, and SIGTERM stops a command cleanly. (The options themselves, and the `BILLING_MOCK_*`
+variable each reads, are one table: `mock_server.options`.)"""
 
 from __future__ import annotations
 
 import argparse
 import errno
-import os
 import signal
 import socket
-from collections.abc import Callable
-from typing import Any, TypeVar
 
-from fixtures import DEFAULT_SEED, DatasetSize
-
-N = TypeVar("N", int, float)
-ENV_PREFIX = "BILLING_MOCK_"
 EXIT_USAGE = 2
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -31,56 +24,11 @@ class ConfigurationError(Exception):
     suite's `conformance.UsageError` is its own: the two command lines share nothing.)"""
 
 
-def env_value(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
-
-
-def number(name: str, default: N, kind: Callable[[str], N]) -> N:
-    raw = env_value(name)
-    if raw is None:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        variable = ENV_PREFIX + name.upper().replace("-", "_")
-        raise ConfigurationError(f"{variable} must be a number, got {raw!r}") from None
-
-
-def integer(name: str, default: int) -> int:
-    return number(name, default, int)
-
-
-def switch(name: str) -> bool:
-    return (env_value(name) or "").lower() in ("1", "true", "yes")
-
-
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+    """argparse's parser, whose mistakes are one line and exit 2 (`main` prints them), not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigurationError(message)
-
-
-def add_flag(parser: argparse.ArgumentParser, flag: str, text: str, shown_default: object, **kwargs: Any) -> None:
-    """A flag whose help names its built-in default and its environment variable (which overrides the
-    default, so `--help` under an exported variable shows the value in force as the default)."""
-    env = ENV_PREFIX + flag.lstrip("-").upper().replace("-", "_")
-    parser.add_argument(flag, help=f"{text} (default: {shown_default}; env {env})".replace("%", "%%"), **kwargs)
-
-
-DATASET_FLAGS = (("records", "Mifumo records"), ("statements", "WePay statements"), ("accounts", "WePay accounts"))
-
-
-def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(
-        parser,
-        "--seed",
-        "Faker seed: same seed, same data",
-        DEFAULT_SEED,
-        type=int,
-        default=integer("seed", DEFAULT_SEED),
-    )
-    for name, text in DATASET_FLAGS:
-        default = getattr(DatasetSize, name)
-        add_flag(parser, f"--{name}", text, default, type=int, default=integer(name, default))
 
 
 def check_port(host: str, port: int) -> None:

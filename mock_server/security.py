@@ -115,6 +115,15 @@ def token_error(authorization: str, now: float) -> TokenError:
     return TokenError.EXPIRED if _expired(parts[1], now) else TokenError.INVALID
 
 
+# Connexion's security handlers are bound to the configured credentials by overriding `_resolve_func` (the
+# spec would otherwise have to name an `x-bearerInfoFunc` by import path) and sped up by caching
+# `_accepts_kwarg`: neither has a public equivalent. Checked by tests/package/test_private_names.py.
+PRIVATE_CONNEXION_SYMBOLS: tuple[tuple[str, str], ...] = (
+    ("connexion.security", "AbstractSecurityHandler._accepts_kwarg"),
+    ("connexion.security", "AbstractSecurityHandler._resolve_func"),
+)
+
+
 class _CachedSignatures:
     """connexion asks `inspect.signature` of the check function twice per request; the answer never changes."""
 

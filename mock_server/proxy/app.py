@@ -118,7 +118,13 @@ class ProxyApp:
     # -- relaying -----------------------------------------------------------------------------------
 
     async def _relay(self, api: str, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive)
+        except IncompleteBody:  # the client went away mid-body: nothing is forwarded, no one is left to answer
+            return
+        except BodyTooLarge:
+            await _too_large()(scope, receive, send)
+            return
         matched = self.spec.match(scope["method"], scope["path"])
         checks = self.checks[matched[0].operation_id] if matched else None
         findings = checks.request(scope, matched[1]) if checks and matched else []
@@ -183,20 +189,36 @@ class ProxyApp:
         return response
 
 
+class IncompleteBody(Exception):
+    """The client disconnected before its request's body was whole (fewer bytes than it declared)."""
+
+
+class BodyTooLarge(Exception):
+    """The request's body is larger than the proxy holds (`MAX_REQUEST_BODY`)."""
+
+
 async def _read_body(receive: Receive) -> bytes:
+    """The request's body, whole, or an exception: a body is forwarded whole or not at all. (Forwarding what
+    had arrived would hand the upstream a shorter request than the client made, framed as complete.)"""
     chunks: list[bytes] = []
     size = 0
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise IncompleteBody
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= MAX_REQUEST_BODY:
-            chunks.append(chunk)
+        if size > MAX_REQUEST_BODY:
+            raise BodyTooLarge
+        chunks.append(chunk)
         if not message.get("more_body"):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
+
+
+def _too_large() -> Response:
+    """413 without forwarding; the connection closes, as the rest of the body is not read."""
+    detail = f"the request body exceeds {MAX_REQUEST_BODY} bytes, the most the proxy forwards"
+    return JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,17 +1,16 @@
-"""`billing-mock proxy`: the validating proxy's command line, thin over `create_proxy_app`.
+"""`billing-mock proxy`: the validating proxy's command, thin over `create_proxy_app`.
 
     billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--port 4010] [--record FILE]
                        [--report FILE] [--junit-xml FILE] [--strict] [--upstream-timeout S]
 
-Every flag also reads its `BILLING_MOCK_*` variable. The recording, report and JUnit file are written
-at shutdown (SIGINT, SIGTERM); the recording also on `POST /__mock/record/flush`.
+Its options, and the `BILLING_MOCK_*` variable each also reads, are `mock_server.options.PROXY`'s; `billing-mock`
+(`mock_server.cli`) parses them. The recording, report and JUnit file are written at shutdown (SIGINT,
+SIGTERM); the recording also on `POST /__mock/record/flush`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from pathlib import Path
 
 import uvicorn
 
@@ -20,52 +19,7 @@ from fixtures import DatasetSize
 from mock_server import flags
 from mock_server.config import MockConfig
 from mock_server.proxy.app import FLUSH_PATH, UVICORN_OPTIONS, VIOLATIONS_PATH, ProxyApp, create_proxy_app
-from mock_server.proxy.config import DEFAULT_UPSTREAM_TIMEOUT, ProxyConfig, ProxyConfigError
-
-
-def proxy_parser() -> argparse.ArgumentParser:
-    parser = flags.Parser(
-        prog="billing-mock proxy",
-        description="Forward each API to a real backend, check every exchange against the contract, "
-        "and optionally record what comes back as fixtures. An API without an upstream is served by the mock.",
-    )
-    flag = flags.add_flag
-    flag(
-        parser, "--mifumo-upstream", "Mifumo base URL to forward to", "none", default=flags.env_value("mifumo-upstream")
-    )
-    flag(parser, "--wepay-upstream", "WePay base URL to forward to", "none", default=flags.env_value("wepay-upstream"))
-    flag(parser, "--host", "address to listen on", "127.0.0.1", default=flags.env_value("host", "127.0.0.1"))
-    flag(parser, "--port", "port to listen on", 4010, type=int, default=flags.integer("port", 4010))
-    record_help = "write every distinct record and statement seen to this fixtures file (JSON or YAML)"
-    flag(parser, "--record", record_help, "none", type=Path, default=flags.env_value("record"))
-    flag(
-        parser,
-        "--report",
-        "write the violations as JSON here at shutdown",
-        "none",
-        type=Path,
-        default=flags.env_value("report"),
-    )
-    junit_help = "write a JUnit report (a test case per operation and rule) here at shutdown"
-    flag(parser, "--junit-xml", junit_help, "none", type=Path, default=flags.env_value("junit-xml"))
-    strict_help = "replace a violating answer with 502 naming the violations (env BILLING_MOCK_STRICT)"
-    parser.add_argument("--strict", action="store_true", default=flags.switch("strict"), help=strict_help)
-    timeout = flags.number("upstream-timeout", DEFAULT_UPSTREAM_TIMEOUT, float)
-    timeout_help = "seconds to wait for an upstream's answer (then 504)"
-    flag(parser, "--upstream-timeout", timeout_help, DEFAULT_UPSTREAM_TIMEOUT, type=float, default=timeout)
-    levels = flags.LOG_LEVELS
-    flag(
-        parser,
-        "--log-level",
-        "uvicorn's log level",
-        "info",
-        default=flags.env_value("log-level", "info"),
-        choices=levels,
-    )
-    token_help = "token the tooling routes (violations, record flush) require"
-    flag(parser, "--admin-token", token_help, "none (open on loopback)", default=flags.env_value("admin-token"))
-    flags.add_dataset_arguments(parser)
-    return parser
+from mock_server.proxy.config import ProxyConfig, ProxyConfigError
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
@@ -105,9 +59,8 @@ def banner(app: ProxyApp, host: str, port: int) -> str:
     return "\n".join(lines)
 
 
-def proxy(argv: Sequence[str]) -> int:
+def proxy(args: argparse.Namespace) -> int:
     flags.stop_on_sigterm()  # as the mock: a clean stop, and at shutdown the outputs are written
-    args = proxy_parser().parse_args(argv)
     if not 0 < args.port < 65536:
         raise flags.ConfigurationError(f"--port must be 1..65535, got {args.port}")
     app = create_proxy_app(config_from_args(args))

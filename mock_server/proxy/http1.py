@@ -1,9 +1,14 @@
 """The proxy's HTTP/1.1 client: keep-alive connections to one fixed origin, answers parsed by httptools.
 
-Why not aiohttp or httpx: the proxy needs one narrow thing, sending a request it already holds whole to a
-fixed origin and reading the whole answer back (capped), and their general request machinery (sessions,
-cookie jars, URL objects, redirects, streaming readers) was most of the proxy's own time (bench/proxy.py,
-the proxy on its own CPU, same checks: 3,500 req/s with aiohttp, 5,300 with this module). Parsing is not
+Why not aiohttp, httpx or httpcore: the proxy needs one narrow thing, sending a request it already holds
+whole to a fixed origin and reading the whole answer back (capped), and their general request machinery
+(sessions, cookie jars, URL objects, redirects, streaming readers; httpcore's pool, anyio and h11's
+pure-Python parser) was most of the proxy's own time. bench/proxy.py, the proxy on its own CPU, same app and
+checks: 3,500 req/s with aiohttp, 5,300 with this module (2026-11-28). httpcore 1.0.9's
+`AsyncConnectionPool` (bench/httpcore_proxy.py, the client swapped, all else equal; 2026-11-29, a loaded
+machine, same-run figures): 467-615 req/s on identical requests against this module's 2,148-2,203 (3.6-4.6x),
+382-499 against 1,434-2,127 on distinct ones (2.9-5.6x), p50 22-36 ms against 6.8-9.4 ms; the clients alone,
+16 requests at a time to the mock: about 550 req/s against 5,900. Parsing is not
 hand-written: httptools (llhttp, the parser uvicorn serves with) reads status, headers, chunked and
 length-delimited bodies and keep-alive, and refuses malformed answers. TLS is asyncio's
 (`ssl.create_default_context()`: the system's CAs, or `SSL_CERT_FILE`).

@@ -18,7 +18,7 @@ import yaml
 
 from conformance.options import OPTIONS, config_from_options
 from fixtures import load_dataset
-from mock_server.cli import ENV_PREFIX, config_from_environment, serve_parser
+from mock_server.cli import ENV_PREFIX, config_from_environment, serve_settings
 from mock_server.testing import RunningMock, free_port
 from tests.container.conftest import HEALTH_PATH, Container, Image, started
 from tests.container.dockerfile import parse
@@ -45,7 +45,7 @@ def _mock_reads(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> argpars
     for name, value in env.items():
         assert name.startswith(ENV_PREFIX), name
         monkeypatch.setenv(name, value)
-    args = serve_parser().parse_args([])
+    args = serve_settings()
     for name, value in env.items():
         dest = name[len(ENV_PREFIX) :].lower()
         assert hasattr(args, dest), f"{name}: billing-mock has no --{dest.replace('_', '-')}"

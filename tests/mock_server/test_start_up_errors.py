@@ -61,8 +61,12 @@ def test_bad_flags(args: list[str], needle: str) -> None:
     assert_usage_error(billing_mock(*args), needle)
 
 
-def test_bad_environment_variable() -> None:
-    env = {**os.environ, "BILLING_MOCK_PORT": "eighty"}
+BAD_VARIABLES = {"port": ("PORT", "eighty"), "log-level": ("LOG_LEVEL", "loud"), "error-rate": ("ERROR_RATE", "often")}
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VARIABLES.values(), ids=BAD_VARIABLES.keys())
+def test_bad_environment_variable(name: str, value: str) -> None:
+    env = {**os.environ, f"BILLING_MOCK_{name}": value}
     result = subprocess.run(
         [sys.executable, "-m", "mock_server.cli"],
         cwd=ROOT,
@@ -72,7 +76,7 @@ def test_bad_environment_variable() -> None:
         timeout=30,
         check=False,
     )
-    assert_usage_error(result, "BILLING_MOCK_PORT")
+    assert_usage_error(result, f"BILLING_MOCK_{name}", repr(value))
 
 
 def test_port_in_use() -> None:
