@@ -27,6 +27,10 @@ CERT_REQUIRED_ALERTS = ("CERTIFICATE_REQUIRED",)
 CERT_REFUSED_ALERTS = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "CERTIFICATE_EXPIRED", "ACCESS_DENIED")
 CLIENT_CERT_FLAGS = "--client-cert FILE and --client-key FILE"
 TRUST_HINT = "trust its CA with --ca-cert FILE or SSL_CERT_FILE, or skip verification with --insecure"
+# The first bytes of a TLS record (alert or handshake, TLS 1.x), which a TLS port may send to plain text.
+TLS_RECORDS = (b"\x15\x03", b"\x16\x03")
+# How long a TLS handshake probe waits: a TLS server answers a ClientHello at once.
+TLS_PROBE_TIMEOUT = 2.0
 # How much of a non-HTTP answer a probe reads and shows.
 READ_LIMIT = 256
 SHOWN = 60
@@ -93,12 +97,15 @@ def diagnose(exc: httpx.HTTPError, url: str, timeout: float, tls: TlsSettings) -
 
 
 def _in_plain(exc: httpx.HTTPError, endpoint: Endpoint, timeout: float) -> str:
-    """http:// that connected (or failed to, for another reason than a refusal) but got no HTTP answer."""
+    """http:// that connected (or failed to, for another reason than a refusal) but got no HTTP answer:
+    what the port sends back to a plain request; a TLS port answers with a TLS record or hangs up, and
+    only then is a handshake tried (briefly: a TLS server answers one at once, a plain one may wait)."""
     if isinstance(exc, httpx.ConnectError):
         return f"is unreachable: {_reason(exc)}"
-    if speaks_tls(endpoint, timeout):
+    heard = _exchange(endpoint, timeout, None)
+    if heard.data[:2] in TLS_RECORDS or (not heard.data and speaks_tls(endpoint, min(timeout, TLS_PROBE_TIMEOUT))):
         return expects_tls(endpoint)
-    return _heard(_exchange(endpoint, timeout, None), exc)
+    return _heard(heard, exc, timeout)
 
 
 def expects_tls(endpoint: Endpoint) -> str:
@@ -122,7 +129,7 @@ def _over_tls(exc: httpx.HTTPError, endpoint: Endpoint, timeout: float, tls: Tls
         return about_certificate
     if handshake:
         return f"failed the TLS handshake: {_reason(alert or exc)}"
-    return _heard(heard, exc)
+    return _heard(heard, exc, timeout)
 
 
 def _client_certificate(alert: ssl.SSLError | None, asked_then_closed: bool, tls: TlsSettings) -> str:
@@ -136,9 +143,11 @@ def _client_certificate(alert: ssl.SSLError | None, asked_then_closed: bool, tls
     return ""
 
 
-def _heard(heard: Heard, exc: httpx.HTTPError) -> str:
+def _heard(heard: Heard, exc: httpx.HTTPError, timeout: float) -> str:
     """Words for what a raw exchange got back from a server whose answer was no HTTP response."""
     first_line = heard.data.split(b"\n", 1)[0].strip()
+    if not heard.data and isinstance(heard.error, TimeoutError):
+        return f"does not speak HTTP: it sent nothing readable within {timeout:g}s (--timeout)"
     if not heard.data:
         return "does not speak HTTP: it closed the connection without answering"
     if heard.data.startswith(b"HTTP/"):

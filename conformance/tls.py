@@ -102,4 +102,7 @@ class TlsSettings:
 
 
 def _reason(exc: BaseException) -> str:
-    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+    """OpenSSL's reason in words ("KEY_VALUES_MISMATCH" -> "key values mismatch"), else the OS's."""
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return exc.reason.replace("_", " ").lower()
+    return getattr(exc, "strerror", None) or str(exc)

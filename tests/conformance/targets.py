@@ -91,12 +91,13 @@ async def _until_closed(reader: asyncio.StreamReader) -> None:
 
 async def ssh_daemon(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """What sshd does: its banner first, then, given anything but an SSH identification, a complaint."""
-    writer.write(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
-    await writer.drain()
-    line = await reader.readline()
-    if not line.startswith(b"SSH-"):
-        writer.write(b"Invalid SSH identification string.\r\n")
+    with contextlib.suppress(ConnectionError):
+        writer.write(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
         await writer.drain()
+        line = await reader.readline()
+        if not line.startswith(b"SSH-"):
+            writer.write(b"Invalid SSH identification string.\r\n")
+            await writer.drain()
     writer.close()
 
 
@@ -107,8 +108,10 @@ async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 
 async def hangs_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Reads the request and closes the connection without a byte of answer."""
-    await reader.readuntil(b"\r\n\r\n")
+    """Reads the request (its head, or whatever comes before the client stops) and closes the connection
+    without a byte of answer."""
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        await reader.readuntil(b"\r\n\r\n")
     writer.close()
 
 
