@@ -1,21 +1,29 @@
-"""`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 failing (or the
-deadline reached), 2 unusable (bad usage, or a target that does not accept connections)."""
+"""`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 a check failed (or
+the deadline was reached), 2 the run could not judge the backend (a bad flag, or a target that does not
+answer HTTP on the API's path or refuses the credentials; one line says which), 130 interrupted."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from billing_contract import SpecError
-from conformance.config import UsageError
-from conformance.junit import write_junit
-from conformance.options import OPTIONS, Option, config_from_options
+from conformance.config import config_from_options
+from conformance.errors import UsageError
+from conformance.junit import prepare_report_path, write_junit
+from conformance.options import OPTIONS
 from conformance.pacing import STOP
 from conformance.render import render
-from conformance.runner import TargetUnreachable, run_suite
+from conformance.report import SuiteReport
+from conformance.version import package_version
+
+PROG = "billing-conformance"
+# A run stopped from outside (Ctrl-C, `docker stop`): incomplete, so neither conformant nor a verdict.
+EXIT_INTERRUPTED = 130
+EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,25 +32,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _add(parser: argparse.ArgumentParser, option: Option) -> None:
-    flag = f"--{option.name}"
-    if option.repeatable:
-        parser.add_argument(flag, action="append", default=[], metavar="NAME", help=option.describe())
-    else:
-        parser.add_argument(flag, type=option.kind, default=None, help=option.describe())
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="billing-conformance", description=__doc__)
+    parser = _Parser(prog=PROG, description=__doc__)
     for option in OPTIONS:
-        _add(parser, option)
-    parser.add_argument("--junit-xml", default=None, help="write a JUnit XML report here [BILLING_JUNIT_XML]")
+        parser.add_argument(f"--{option.name}", **option.argparse_kwargs())
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--version", action="store_true", help="print the suite's version and exit")
+    parser.add_argument("--list-checks", action="store_true", help="list every check (name, API, kind, what it holds)")
     return parser
-
-
-# A run stopped from outside (Ctrl-C, `docker stop`): incomplete, so neither conformant nor a verdict.
-EXIT_INTERRUPTED = 130
 
 
 def _stop_on_signals() -> None:
@@ -58,26 +55,49 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _run(args: argparse.Namespace) -> tuple[SuiteReport, Path | None]:
+    """Check the flags (the report's path included) before the first request, then run."""
+    from conformance.runner import run_suite  # Schemathesis loads here, not for --version or a bad flag
+
+    config = config_from_options(vars(args))
+    junit = prepare_report_path(config.junit_xml) if config.junit_xml else None
+    progress = None if args.quiet else (lambda line: print(f"... {line}", file=sys.stderr, flush=True))
+    report = run_suite(config, progress)
+    if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
+        raise KeyboardInterrupt
+    return report, junit
+
+
+def _error(message: object) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     STOP.clear()
     _stop_on_signals()
     try:
         args = build_parser().parse_args(argv)
-        config = config_from_options(vars(args))
-        progress = None if args.quiet else (lambda line: print(f"... {line}", file=sys.stderr, flush=True))
-        report = run_suite(config, progress)
-        if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
-            raise KeyboardInterrupt
-    except (UsageError, TargetUnreachable, SpecError) as exc:
-        print(f"billing-conformance: error: {exc}", file=sys.stderr)
-        return 2
+        if args.version:
+            print(f"{PROG} {package_version()}")
+            return 0
+        if args.list_checks:
+            from conformance.catalog import render_catalog
+
+            print(render_catalog())
+            return 0
+        report, junit = _run(args)
+    except (UsageError, SpecError) as exc:
+        return _error(exc)
     except KeyboardInterrupt:
-        print("billing-conformance: interrupted: the run is incomplete (no verdict)", file=sys.stderr)
+        print(f"{PROG}: interrupted: the run is incomplete (no verdict)", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(render(report))
-    junit_xml = args.junit_xml or os.environ.get("BILLING_JUNIT_XML")
-    if junit_xml:
-        write_junit(report, junit_xml)
+    if junit:
+        try:
+            write_junit(report, junit)
+        except OSError as exc:
+            return _error(f"--junit-xml {junit}: the report could not be written: {exc.strerror or exc}")
     return report.exit_code
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from billing_contract import APIS, MIFUMO, SPEC_PATH, load_spec
+from conformance.errors import UsageError
+from conformance.options import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTIONS, Option
 
-DEFAULT_SEED = 20240611
-DEFAULT_MAX_EXAMPLES = 25
-DEFAULT_TIMEOUT = 10.0
-
-
-class UsageError(Exception):
-    """The run was asked for something impossible (no target, bad value); the CLI exits 2."""
+__all__ = [
+    "DEFAULT_MAX_EXAMPLES",
+    "DEFAULT_SEED",
+    "DEFAULT_TIMEOUT",
+    "SuiteConfig",
+    "UsageError",
+    "config_from_options",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,14 @@ class SuiteConfig:
     timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = None
     max_rate: float | None = None
+    # TLS towards the targets (conformance.tls): a CA to trust (else SSL_CERT_FILE, else certifi's),
+    # no verification at all, a client certificate and its key for mutual TLS.
+    ca_cert: str | None = None
+    insecure: bool = False
+    client_cert: str | None = None
+    client_key: str | None = None
+    # Where the CLI writes its JUnit report (the pytest plugin leaves reports to pytest's --junitxml).
+    junit_xml: str | None = None
     # Bounds every pagination walk, so a looping or endless server cannot hold the run.
     max_pages: int = 60
     schema_checks: bool = True
@@ -56,6 +70,10 @@ class SuiteConfig:
             raise UsageError("--timeout and --deadline must be positive")
         if self.max_rate is not None and self.max_rate <= 0:
             raise UsageError("--max-rate must be positive")
+        if self.client_key and not self.client_cert:
+            raise UsageError("--client-key needs the certificate it belongs to: --client-cert FILE")
+        if self.insecure and self.ca_cert:
+            raise UsageError("--insecure skips the certificate check that --ca-cert is for: give one of them")
 
     def url_for(self, api: str) -> str | None:
         url = self.mifumo_url if api == MIFUMO else self.wepay_url
@@ -86,3 +104,18 @@ class SuiteConfig:
             return {"Authorization": f"{facts.bearer_scheme} {self.bearer_token}"}
         app_id, app_token = facts.credential_headers
         return {app_id: self.app_id or "", app_token: self.app_token or "", facts.version_header: self.version}
+
+
+def config_from_options(
+    given: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    options: tuple[Option, ...] = OPTIONS,
+    **extra: Any,
+) -> SuiteConfig:
+    """A SuiteConfig from option values keyed by field (None where not given) and the environment;
+    `options` are those the caller has (the pytest plugin has no --junit-xml)."""
+    environ = os.environ if environ is None else environ
+    values = {option.field: option.resolve(given.get(option.field), environ) for option in options}
+    excluded = {name.strip() for item in values.pop("exclude_check") for name in item.split(",") if name.strip()}
+    present = {key: value for key, value in values.items() if value is not None}
+    return SuiteConfig(**present, exclude_checks=frozenset(excluded), **extra)

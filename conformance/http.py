@@ -5,6 +5,7 @@ replayed with `curl`."""
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,8 @@ class Client:
     """Requests against one API's base URL with its default headers (credentials, Api-Version).
 
     Every request goes through the run's pacer (rate, deadline, 429 waited out: the check sees the answer
-    after the wait, never the 429 itself), gets at most `timeout` seconds and never follows a redirect.
+    after the wait, never the 429 itself), gets at most `timeout` seconds, never follows a redirect and
+    trusts what the run's TLS settings trust.
     """
 
     def __init__(
@@ -59,12 +61,14 @@ class Client:
         timeout: float,
         pacer: Pacer,
         secrets: dict[str, str] | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_headers = headers
         self.pacer = pacer
         self.timeout = timeout
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        # `verify`: the run's TLS context (conformance.tls), the one every request of the run uses.
+        self._http = httpx.Client(timeout=timeout, follow_redirects=False, verify=verify)
         # Secret value -> the environment variable a curl command should read it from.
         self.secrets = secrets or {}
         self.last: Exchange | None = None

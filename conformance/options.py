@@ -1,18 +1,35 @@
 """The suite's options, in one table for the CLI (`--mifumo-url`, ...) and the pytest plugin
 (`--conformance-mifumo-url`, ...). Each also reads a `BILLING_*` environment variable, so a CI job
 can keep its secrets in the environment; a flag wins over the variable, the variable over the default.
+
+This module imports nothing heavy (not even the contract): the pytest plugin reads the table at every
+pytest start, also in runs that never use the suite. `conformance.config.config_from_options` turns the
+values into a `SuiteConfig`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.config import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, SuiteConfig, UsageError
+from conformance.errors import UsageError
 
 ENV_PREFIX = "BILLING_"
+DEFAULT_SEED = 20240611
+DEFAULT_MAX_EXAMPLES = 25
+DEFAULT_TIMEOUT = 10.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def switch(raw: str) -> bool:
+    """A switch's variable: 1/true/yes/on or 0/false/no/off (a typo is an error, never a silent off)."""
+    value = raw.strip().lower()
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise ValueError(raw)
 
 
 @dataclass(frozen=True)
@@ -22,6 +39,9 @@ class Option:
     kind: Callable[[str], Any] = str
     default: Any = None
     repeatable: bool = False  # a list; the variable holds comma-separated values
+    metavar: str | None = None
+    # Only the CLI has it: pytest has its own (--junitxml writes pytest's report).
+    cli_only: bool = False
 
     @property
     def field(self) -> str:
@@ -31,9 +51,22 @@ class Option:
     def env_var(self) -> str:
         return ENV_PREFIX + self.field.upper()
 
+    @property
+    def is_switch(self) -> bool:
+        return self.kind is switch
+
     def describe(self) -> str:
-        default = f"; default {self.default}" if self.default is not None else ""
+        default = f"; default {self.default}" if self.default not in (None, False) else ""
         return f"{self.help} [{self.env_var}{default}]"
+
+    def argparse_kwargs(self) -> dict[str, Any]:
+        """How argparse (and pytest's parser, which takes the same keywords) reads the flag; None when
+        not given, so the variable then decides."""
+        if self.repeatable:
+            return {"action": "append", "default": [], "metavar": self.metavar or "NAME", "help": self.describe()}
+        if self.is_switch:
+            return {"action": "store_true", "default": None, "help": self.describe()}
+        return {"type": self.kind, "default": None, "metavar": self.metavar, "help": self.describe()}
 
     def resolve(self, given: Any, environ: Mapping[str, str]) -> Any:
         """The flag's value, else the variable's, else the default; a bad number is a usage error."""
@@ -47,31 +80,26 @@ class Option:
         try:
             return self.kind(raw)
         except ValueError:
-            raise UsageError(f"{self.env_var}={raw!r} is not a valid {self.kind.__name__}") from None
+            expected = "1/true/yes/on or 0/false/no/off" if self.is_switch else f"a valid {self.kind.__name__}"
+            raise UsageError(f"{self.env_var}={raw!r} is not {expected}") from None
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("mifumo-url", "Mifumo base URL to test (the URL the API's paths hang off)"),
-    Option("wepay-url", "WePay base URL to test"),
-    Option("bearer-token", "Mifumo access token (JWT), required with a Mifumo target"),
-    Option("app-id", "WePay App-Id, required with a WePay target"),
-    Option("app-token", "WePay App-Token, required with a WePay target"),
-    Option("api-version", "WePay Api-Version to send (default: the first the spec supports)"),
-    Option("seed", "seed for Schemathesis' generated cases", int, DEFAULT_SEED),
-    Option("max-examples", "Schemathesis examples per operation", int, DEFAULT_MAX_EXAMPLES),
-    Option("timeout", "seconds per request", float, DEFAULT_TIMEOUT),
-    Option("deadline", "seconds for the whole run; reaching it fails the run (exit 1)", float),
-    Option("max-rate", "at most N requests in any second, across the whole run", float),
-    Option("exclude-check", "skip a check by name (repeatable, or comma-separated)", repeatable=True),
+    Option("mifumo-url", "Mifumo base URL to test (the URL the API's paths hang off)", metavar="URL"),
+    Option("wepay-url", "WePay base URL to test", metavar="URL"),
+    Option("bearer-token", "Mifumo access token (JWT), required with a Mifumo target", metavar="TOKEN"),
+    Option("app-id", "WePay App-Id, required with a WePay target", metavar="ID"),
+    Option("app-token", "WePay App-Token, required with a WePay target", metavar="TOKEN"),
+    Option("api-version", "WePay Api-Version to send, one the spec lists (default: its first)", metavar="V"),
+    Option("seed", "seed for Schemathesis' generated cases", int, DEFAULT_SEED, metavar="N"),
+    Option("max-examples", "Schemathesis examples per operation", int, DEFAULT_MAX_EXAMPLES, metavar="N"),
+    Option("timeout", "seconds per request", float, DEFAULT_TIMEOUT, metavar="S"),
+    Option("deadline", "seconds for the whole run; reaching it fails the run (exit 1)", float, metavar="S"),
+    Option("max-rate", "at most N requests in any second, across the whole run", float, metavar="N"),
+    Option("exclude-check", "skip a check by name (repeatable or comma-separated; --list-checks)", repeatable=True),
+    Option("ca-cert", "trust the targets' certificates this CA issued (PEM; default SSL_CERT_FILE)", metavar="FILE"),
+    Option("insecure", "do not verify the targets' TLS certificates (every report says so)", switch),
+    Option("client-cert", "client certificate for mutual TLS (PEM; may hold the key too)", metavar="FILE"),
+    Option("client-key", "the client certificate's private key (PEM)", metavar="FILE"),
+    Option("junit-xml", "write a JUnit XML report here (its folder is made)", metavar="FILE", cli_only=True),
 )
-
-
-def config_from_options(
-    given: Mapping[str, Any], environ: Mapping[str, str] | None = None, **extra: Any
-) -> SuiteConfig:
-    """A SuiteConfig from option values keyed by field (None where not given) and the environment."""
-    environ = os.environ if environ is None else environ
-    values = {option.field: option.resolve(given.get(option.field), environ) for option in OPTIONS}
-    excluded = {name.strip() for item in values.pop("exclude_check") for name in item.split(",") if name.strip()}
-    present = {key: value for key, value in values.items() if value is not None}
-    return SuiteConfig(**present, exclude_checks=frozenset(excluded), **extra)

@@ -1,4 +1,4 @@
-"""The run's one pacer: every request of a run — the credentials check, Schemathesis' cases and the
+"""The run's one pacer: every request of a run — the preflight, Schemathesis' cases and the
 semantic checks — goes through the same `Pacer`, which owns the three things that bound a run against a
 real backend: the request rate (`--max-rate`), the overall deadline (`--deadline`) and 429 answers with
 `Retry-After` (waited out and retried, within the deadline). The HTTP client and the Schemathesis

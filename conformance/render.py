@@ -64,6 +64,8 @@ def render(report: SuiteReport) -> str:
         lines += ["", f"FAILURE {number + 1}: {report.deadline_message}"]
     if report.throttled:
         lines += ["", f"Waited out {report.throttled} 429 answer(s) (Retry-After), {report.throttled_seconds:.1f}s"]
+    if report.tls_warning:
+        lines += ["", f"WARNING: {report.tls_warning}"]
     total = {status: sum(c[status] for c in report.counts("api").values()) for status in Status}
     verdict = "CONFORMANT" if report.passed else "NOT CONFORMANT"
     if report.deadline_reached:

@@ -64,6 +64,10 @@ class SuiteReport:
     # 429 answers waited out (Retry-After) and the seconds spent waiting.
     throttled: int = 0
     throttled_seconds: float = 0.0
+    # False under --insecure: no target's certificate was verified, and every report says so.
+    tls_verified: bool = True
+    # What the run was given (version, targets, seed, TLS), for the reports; never a secret.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -76,6 +80,13 @@ class SuiteReport:
     @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
+
+    @property
+    def tls_warning(self) -> str:
+        """The line every report carries when certificates were not verified, else ''."""
+        if self.tls_verified:
+            return ""
+        return "TLS certificate verification was OFF (--insecure): the targets' identity was not checked"
 
     @property
     def deadline_message(self) -> str:

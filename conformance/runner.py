@@ -1,12 +1,14 @@
-"""Run the suite: check each target takes the given credentials, then Schemathesis' schema checks and the
+"""Run the suite: first the preflight (the flags against the contract, then one request per API proving it
+answers HTTP on its path and takes the given credentials), then Schemathesis' schema checks and the
 semantic checks per API.
 
-Under bad input the run stays bounded and readable: a target that does not accept connections, or that
-rejects the given credentials, is a usage error (exit 2); one that connects but times out, answers HTML,
-drops the connection or redirects gives failed checks (exit 1); every request goes through the run's one
-`Pacer` (--max-rate, --deadline, 429s). When the deadline runs out, what is left is reported skipped
-and the run fails with a finding. One root cause is reported once: the checks that depend on it are
-reported blocked by the check that found it.
+Under bad input the run stays bounded and readable: a target that gives no HTTP answer on the API's path
+(refused, timed out, not HTTP, TLS trouble), or that rejects the given credentials, is a usage error
+(exit 2, `conformance.preflight`); one that answers the preflight but then times out, answers HTML,
+drops the connection or redirects gives failed checks (exit 1); every request goes through the run's
+one `Pacer` (--max-rate, --deadline, 429s) and the run's one `TlsSettings`. When the deadline runs out,
+what is left is reported skipped and the run fails with a finding. One root cause is reported once: the
+checks that depend on it are reported blocked by the check that found it.
 """
 
 from __future__ import annotations
@@ -17,35 +19,26 @@ from dataclasses import dataclass
 
 import httpx
 
-from billing_contract import MIFUMO, facts, rules
+from billing_contract import rules
 from billing_contract.spec import Spec
 from conformance.checks import checks_for
-from conformance.config import SuiteConfig, UsageError
+from conformance.config import SuiteConfig
 from conformance.context import CheckContext
+from conformance.errors import CredentialsRejected, TargetUnreachable
 from conformance.http import Client
 from conformance.outcome import Blocked, Failed, Skipped
 from conformance.pacing import DeadlineExceeded, Pacer
+from conformance.preflight import FIRST_OPERATION, check_flags, check_targets
 from conformance.registry import SemanticCheck
 from conformance.report import CheckResult, Finding, Status, SuiteReport
 from conformance.schema_checks import run_schema_checks
+from conformance.tls import TlsSettings
+from conformance.version import package_version
+
+__all__ = ["CredentialsRejected", "TargetUnreachable", "run_semantic_check", "run_suite"]
 
 Progress = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
-# What the credentials check asks for: page 1 of each API's collection.
-FIRST_OPERATION = {MIFUMO: facts.GET_HISTORY, "wepay": facts.LIST_STATEMENTS}
-# The status each API answers to credentials it does not accept, and the credential to name.
-REJECTED = {
-    MIFUMO: (401, "the Mifumo access token (--bearer-token / BILLING_BEARER_TOKEN)"),
-    "wepay": (403, "the WePay App-Id and App-Token (--app-id / --app-token, BILLING_APP_ID / BILLING_APP_TOKEN)"),
-}
-
-
-class TargetUnreachable(Exception):
-    """A target URL does not accept connections at all (the CLI exits 2)."""
-
-
-class CredentialsRejected(UsageError):
-    """The target refused the credentials the run was given: nothing it answers would say anything."""
 
 
 def no_response(exc: httpx.HTTPError, timeout: float) -> str:
@@ -59,32 +52,6 @@ def no_response(exc: httpx.HTTPError, timeout: float) -> str:
     if isinstance(exc, httpx.DecodingError):
         return "the response body could not be decoded as its Content-Encoding says"
     return "the exchange failed before a complete response"
-
-
-def _check_credentials(config: SuiteConfig, api: str, spec: Spec, pacer: Pacer) -> None:
-    """One request per API with the given credentials, before any check. No connection: unreachable;
-    the API's "credentials rejected" answer: a usage error naming the credential and quoting the answer."""
-    url = config.url_for(api) or ""
-    path = spec.operations[FIRST_OPERATION[api]].path
-    with httpx.Client(follow_redirects=False) as http:
-        try:
-            response = pacer.send(
-                lambda timeout: http.get(url + path, headers=config.auth_headers(api), timeout=timeout),
-                lambda r: r.status_code,
-                lambda r: r.headers.get("Retry-After"),
-                min(config.timeout, 5.0),
-            )
-        except DeadlineExceeded:
-            return
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise TargetUnreachable(f"{api} target {url} is unreachable: {no_response(exc, config.timeout)}") from None
-        except httpx.HTTPError:
-            return  # it connects: what it does wrong is for the checks to report
-    status, credential = REJECTED[api]
-    if response.status_code == status:
-        raise CredentialsRejected(
-            f"{api} target {url} rejected {credential}: GET {path} answered {status} {rules.shown(response.text)}"
-        )
 
 
 def _failed(item: SemanticCheck, ctx: CheckContext, started: float, failure: Failed) -> CheckResult:
@@ -180,7 +147,7 @@ def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: Su
 
 
 def _schema_phase(
-    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, report: SuiteReport, say: Progress
+    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, say: Progress
 ) -> set[str]:
     """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
     if pacer.expired():
@@ -189,7 +156,7 @@ def _schema_phase(
         return set()
     say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
-        run = run_schema_checks(config, api, say, pacer, spec)
+        run = run_schema_checks(config, api, say, pacer, spec, tls)
     except Exception:
         # Schemathesis giving up is a finding, not a crash.
         report.results.append(
@@ -211,22 +178,37 @@ def _schema_phase(
     return run.schema_broken_200
 
 
+def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
+    """What a report should say the run was given (JUnit properties): never a secret."""
+    settings = {"billing-conformance.version": package_version()}
+    settings |= {f"{api}-url": config.url_for(api) or "" for api in config.apis}
+    settings |= {"seed": str(config.seed), "max-examples": str(config.max_examples), "api-version": config.version}
+    settings["tls-verification"] = tls.describe()
+    return settings
+
+
 def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteReport:
+    """The whole run; UsageError (and its kinds) before any check when the preflight fails."""
     say = progress or (lambda _message: None)
     started = time.monotonic()
-    # One pacer for every request of the run: credentials check, Schemathesis and the semantic checks.
+    # One pacer for every request of the run: the preflight, Schemathesis and the semantic checks.
     pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
     spec = Spec.load(config.spec_path)
-    for api in config.apis:
-        _check_credentials(config, api, spec, pacer)
-    report = SuiteReport(deadline=config.deadline)
+    tls = check_flags(config, spec)
+    check_targets(config, spec, pacer, tls)
+    report = SuiteReport(deadline=config.deadline, tls_verified=tls.verify, settings=run_settings(config, tls))
     for api in config.apis:
         broken: set[str] = set()
         if config.schema_checks:
-            broken = _schema_phase(api, config, pacer, spec, report, say)
+            broken = _schema_phase(api, config, pacer, spec, tls, report, say)
         if config.semantic_checks:
             client = Client(
-                config.url_for(api) or "", config.auth_headers(api), config.timeout, pacer, config.secrets()
+                config.url_for(api) or "",
+                config.auth_headers(api),
+                config.timeout,
+                pacer,
+                config.secrets(),
+                verify=tls.context,
             )
             ctx = CheckContext(api, client, spec, config)
             first = spec.operations[FIRST_OPERATION[api]]

@@ -17,6 +17,7 @@ import copy
 import functools
 import hashlib
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ import schemathesis.engine.run.probes as st_probes
 # Loaded here rather than lazily inside the run: Schemathesis' OpenAPI support takes about a second to
 # import the first time, which would otherwise be spent inside --deadline (before any request is sent).
 import schemathesis.specs.openapi.schemas
+import urllib3
+from schemathesis.checks import CHECKS
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.engine import Status as EngineStatus
 from schemathesis.engine import events, from_schema
@@ -41,6 +44,7 @@ from conformance import repro
 from conformance.config import SuiteConfig
 from conformance.pacing import DeadlineExceeded, Pacer
 from conformance.report import CheckResult, Finding, Status
+from conformance.tls import TlsSettings
 
 # Schemathesis' own "time budget spent" interrupt, private to its engine: raised from the paced transport when
 # --deadline is reached, Schemathesis ends the operation as "time limit reached" (keeping its results) rather
@@ -112,6 +116,11 @@ NOT_EXERCISED = {
 STATEFUL_REASON = "needs resources the API creates or deletes; this contract is read-only"
 # Request headers that say nothing about the case; a repro leaves them out.
 NOISE_HEADERS = {"user-agent", "accept", "accept-encoding", "connection", "content-length"}
+
+
+def registered_checks() -> list[str]:
+    """The names of every check Schemathesis runs on this contract, as its registry holds them."""
+    return list(CHECKS.get_all_names())
 
 
 def _scenario(case: Any) -> CoveragePhaseData | None:
@@ -240,8 +249,28 @@ def _no_probes() -> Iterator[None]:
         st_probes.run = original
 
 
-def _schema_config(config: SuiteConfig, api: str) -> schemathesis.Config:
+@contextlib.contextmanager
+def _quiet_if_unverified(tls: TlsSettings) -> Iterator[None]:
+    """With --insecure, urllib3 warns on every request; the report says it once instead."""
+    with warnings.catch_warnings():
+        if not tls.verify:
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        yield
+
+
+def _tls_config(tls: TlsSettings) -> dict[str, Any]:
+    """The run's TLS settings as Schemathesis' options: they reach every request its transport sends."""
+    settings: dict[str, Any] = {"tls-verify": tls.requests_verify()}
+    if tls.client_cert:
+        settings["request-cert"] = tls.client_cert
+    if tls.client_key:
+        settings["request-cert-key"] = tls.client_key
+    return settings
+
+
+def _schema_config(config: SuiteConfig, api: str, tls: TlsSettings) -> schemathesis.Config:
     project: dict[str, Any] = {
+        **_tls_config(tls),
         "seed": config.seed,
         "base-url": config.url_for(api),
         "headers": config.auth_headers(api),
@@ -300,10 +329,13 @@ def run_schema_checks(
     progress: Callable[[str], None],
     pacer: Pacer,
     spec: Spec | None = None,
+    tls: TlsSettings | None = None,
 ) -> SchemaRun:
     spec = spec or Spec.load(config.spec_path)
+    tls = tls or TlsSettings.from_config(config)
     # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=_schema_config(config, api))
+    project = _schema_config(config, api, tls)
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=project)
     schema = schema.include(tag=TAGS[api])
     transport = _PacedTransport(schema.transport, pacer)
     schema = _pace(schema, transport)
@@ -313,7 +345,7 @@ def run_schema_checks(
     # Connexion-based servers log every unknown parameter Schemathesis sends; keep the output readable.
     logging.getLogger("connexion").setLevel(logging.ERROR)
     recorder = _Recorder(spec, config.secrets(), tallies)
-    with _no_probes():
+    with _no_probes(), _quiet_if_unverified(tls):
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 recorder.record(event.recorder)
@@ -324,7 +356,8 @@ def run_schema_checks(
                 raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
     results, fingerprints = _results(api, tallies, config, transport.deadline_reached)
     secrets = config.secrets()
-    results += [_error_result(api, label, n, first, secrets) for label, (n, first) in sorted(errors.items())]
+    if ERROR_CHECK not in config.exclude_checks:
+        results += [_error_result(api, label, n, first, secrets) for label, (n, first) in sorted(errors.items())]
     for result in results:
         progress(f"{api}: {result.check} on {result.operation} {result.status.value}")
     broken = {

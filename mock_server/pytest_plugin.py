@@ -7,16 +7,20 @@
     def test_other_seed(billing_mock): ...
 
 The marker's keywords are `MockConfig` fields, plus `dataset=` (a `fixtures.Dataset`).
+
+Installed, the plugin is loaded by every pytest run in the environment: the mock (connexion, Starlette,
+uvicorn) is imported when a test asks for the fixture, never at pytest's start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from mock_server.config import MockConfig
-from mock_server.testing import RunningMock, running_mock
+if TYPE_CHECKING:
+    from mock_server.testing import RunningMock
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def billing_mock(request: pytest.FixtureRequest) -> Iterator[RunningMock]:
+    from mock_server.config import MockConfig
+    from mock_server.testing import running_mock
+
     marker = request.node.get_closest_marker("billing_mock")
     options = dict(marker.kwargs) if marker else {}
     dataset = options.pop("dataset", None)

@@ -1,6 +1,7 @@
 """The suite against bad targets: down, slow, HTML, dropped connections, redirects; its rate cap, its 429
 handling and its deadline. Every test is bounded by small --timeout/--deadline values and asserts its
-wall-clock time (pytest-timeout is not installed)."""
+wall-clock time (pytest-timeout is not installed). Targets that give no HTTP answer at all, and the other
+operator mistakes, stop at the preflight: tests/conformance/test_operator_errors.py."""
 
 from __future__ import annotations
 
@@ -96,14 +97,24 @@ def test_target_down_cli_subprocess_exits_2_with_one_line() -> None:
 # --- slow target ---------------------------------------------------------------------------------------
 
 
-async def _slow(request: StarletteRequest) -> Response:
-    await asyncio.sleep(1.5)
-    return PlainTextResponse("late")
+def _slow_after_the_first() -> Starlette:
+    """Answers the first request (the preflight's) at once and every later one after 1.5 s: a target
+    that slows down under the checks. (One slow from the start stops the run at the preflight: exit 2,
+    tests/conformance/test_operator_errors.py.)"""
+    answered = {"first": False}
+
+    async def slow(request: StarletteRequest) -> Response:
+        if answered["first"]:
+            await asyncio.sleep(1.5)
+        answered["first"] = True
+        return PlainTextResponse("late")
+
+    return _app(slow)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def slow_url() -> Iterator[str]:
-    with serve_in_thread(_app(_slow)) as url:
+    with serve_in_thread(_slow_after_the_first()) as url:
         yield url
 
 
@@ -181,13 +192,16 @@ def test_html_answers_are_findings_not_a_crash() -> None:
 
 
 @contextlib.contextmanager
-def _closing_server() -> Iterator[str]:
-    """Accepts each connection, reads the request and closes without a byte of response."""
+def _closing_server(answered: int) -> Iterator[str]:
+    """Answers the first `answered` connections' requests (the preflight's, one per API, with an empty
+    200); then accepts each connection, reads the request and closes without a byte of response. (One
+    that never answers stops the run at the preflight: exit 2, tests/conformance/test_operator_errors.py.)"""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     stop = threading.Event()
 
     def serve() -> None:
+        left = answered
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
@@ -197,6 +211,9 @@ def _closing_server() -> Iterator[str]:
                 conn.settimeout(0.5)
                 with contextlib.suppress(OSError):
                     conn.recv(65536)
+                    if left:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                left = max(0, left - 1)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -209,7 +226,7 @@ def _closing_server() -> Iterator[str]:
 
 
 def test_closed_connections_are_findings_not_a_crash() -> None:
-    with _closing_server() as url:
+    with _closing_server(answered=2) as url:
         report, wall = _timed(suite_config(mifumo_url=url, wepay_url=url, timeout=1, deadline=30, max_examples=2))
     # It accepts connections, so it is reachable: every check fails, none passes.
     assert report.exit_code == 1 and not report.deadline_reached

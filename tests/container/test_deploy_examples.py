@@ -16,7 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from conformance.options import OPTIONS, config_from_options
+from conformance.config import config_from_options
+from conformance.options import OPTIONS
 from fixtures import load_dataset
 from mock_server.cli import ENV_PREFIX, config_from_environment, serve_settings
 from mock_server.testing import RunningMock, free_port
