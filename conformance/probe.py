@@ -195,6 +195,11 @@ def _exchange(endpoint: Endpoint, timeout: float, context: ssl.SSLContext | None
     return heard
 
 
+# CPython's hook into OpenSSL's message callback: the one sign, under TLS 1.3, that a server asked for a client
+# certificate. Checked by tests/package/test_private_names.py; without it the diagnosis reads the alert.
+PRIVATE_PYTHON_SYMBOLS: tuple[tuple[str, str], ...] = (("ssl", "SSLContext._msg_callback"),)
+
+
 def _watch_certificate_request(context: ssl.SSLContext, heard: Heard) -> None:
     """Note whether the server's handshake asks for a client certificate. In TLS 1.3 the client's side of
     the handshake completes either way and the server just hangs up, often without an alert: this is the

@@ -20,6 +20,8 @@ import ast
 import asyncio
 import importlib
 import importlib.metadata
+import platform
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ FENCES = {
     "mock_server/connexion_fastpath.py": "PRIVATE_CONNEXION_SYMBOLS",
     "mock_server/security.py": "PRIVATE_CONNEXION_SYMBOLS",
     "conformance/schema_checks.py": "PRIVATE_SCHEMATHESIS_SYMBOLS",
+    "conformance/probe.py": "PRIVATE_PYTHON_SYMBOLS",
 }
 
 
@@ -120,7 +123,8 @@ INSTANCES: dict[str, Callable[[], Any]] = {
 @pytest.mark.parametrize(("path", "module", "attribute"), ENTRIES, ids=[f"{m}.{a}" for _, m, a in ENTRIES])
 def test_every_listed_private_name_still_exists(path: str, module: str, attribute: str) -> None:
     distribution = module.split(".")[0]
-    installed = f"{distribution} {importlib.metadata.version(distribution)} (installed)"
+    version = platform.python_version() if distribution in sys.stdlib_module_names else None
+    installed = f"{distribution} {version or importlib.metadata.version(distribution)} (installed)"
     relied = f"which {path} relies on"
     try:
         owner: Any = importlib.import_module(module)
