@@ -20,7 +20,6 @@ GET_HISTORY = "getBillingHistory"
 DESCRIBE_HISTORY = "describeBillingHistory"  # DRF's OPTIONS answer (the view's metadata)
 LIST_STATEMENTS = "listBillingStatements"
 GET_STATEMENT = "getBillingStatement"
-OPERATIONS = {MIFUMO: (GET_HISTORY, DESCRIBE_HISTORY), WEPAY: (LIST_STATEMENTS, GET_STATEMENT)}
 
 CURSOR_PARAM = "page"  # WePay's opaque cursor, on the statement list
 THROTTLED_RESPONSE = "WePayThrottled"

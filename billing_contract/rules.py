@@ -23,7 +23,6 @@ import jsonschema
 import jsonschema_rs
 import orjson
 
-from billing_contract import MIFUMO, WEPAY, facts
 from billing_contract.drf import drf_page_number, drf_page_size, page_count
 from billing_contract.spec import Spec, to_json_schema
 
@@ -276,17 +275,15 @@ def _schema_errors_of(spec: Spec, operation_id: str, status: int, text: str) -> 
     return tuple(schema_errors(schema, _parsed(text)[1])) if schema is not None else ()
 
 
-def error_envelope(spec: Spec, api: str, exchange: ExchangeLike) -> list[Violation]:
+def error_envelope(spec: Spec, schema_name: str, envelope: str, exchange: ExchangeLike) -> list[Violation]:
     """An error answer (4xx/5xx) of a status the operation does not document (e.g. 405) is still in the
-    API's own error body: DRF's `{"detail": ...}` for Mifumo, the v3 envelope for WePay."""
+    API's own error body (`schema_name`, described as `envelope`: the API profile says which)."""
     if exchange.status < 400:
         return []
-    name = "DrfDetail" if api == MIFUMO else "V3Error"
     is_json, body = body_of(exchange)
-    errors = schema_errors(_named_schema(spec, name), body) if is_json else ["the body is not JSON"]
+    errors = schema_errors(_named_schema(spec, schema_name), body) if is_json else ["the body is not JSON"]
     if not errors:
         return []
-    envelope = 'DRF\'s `{"detail": ...}`' if api == MIFUMO else "the v3 error envelope"
     return [
         Violation(
             "error-envelope",
@@ -498,35 +495,10 @@ def operation_of(spec: Spec, method: str, url: str) -> str | None:
     return None
 
 
-def api_of(operation_id: str) -> str:
-    return next(api for api, ops in facts.OPERATIONS.items() if operation_id in ops)
-
-
-# The rules `check_exchange` applies to each API's exchanges, by the name their violations carry.
-RULES = {
-    MIFUMO: ("status", "schema", "error-envelope", "mifumo-links", "mifumo-count"),
-    WEPAY: ("status", "schema", "error-envelope", "wepay-links", "wepay-api-version", "wepay-correlation-id"),
-}
-
-
 @functools.lru_cache(maxsize=16)
-def _page_size(spec: Spec, operation_id: str) -> tuple[int, int] | None:
+def page_size_bounds(spec: Spec, operation_id: str) -> tuple[int, int] | None:
     """An operation's page size when unusable and its most, or None where it takes no `page_size`."""
     if not any(p["in"] == "query" and p["name"] == "page_size" for p in spec.parameters(operation_id)):
         return None
     schema = spec.documented_integer(operation_id, "page_size")
     return int(schema["default"]), int(schema["maximum"])
-
-
-def check_exchange(spec: Spec, operation_id: str, exchange: ExchangeLike) -> list[Violation]:
-    """Every rule that this one exchange can show (`RULES`), for the operation it belongs to."""
-    api = api_of(operation_id)
-    found = documented_status(spec, operation_id, exchange) or body_matches(spec, operation_id, exchange)
-    if exchange.status >= 400 and exchange.status not in spec.operations[operation_id].statuses:
-        found = [*found, *error_envelope(spec, api, exchange)]
-    if api == MIFUMO:
-        size = _page_size(spec, operation_id)
-        return [*found, *(mifumo_links(exchange, size) if size else [])]
-    assert api == WEPAY
-    version = wepay_api_version_echo(exchange, spec.facts.version_header)
-    return [*found, *wepay_links(exchange), *version, *wepay_correlation_id(exchange)]

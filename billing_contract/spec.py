@@ -42,6 +42,11 @@ class Operation:
     raw: Mapping[str, Any]
 
     @property
+    def label(self) -> str:
+        """The operation as Schemathesis and the reports name it: `GET /billing_statements/{id}`."""
+        return f"{self.method.upper()} {self.path}"
+
+    @property
     def statuses(self) -> tuple[int, ...]:
         return tuple(int(code) for code in self.raw.get("responses", {}) if code.isdigit())
 

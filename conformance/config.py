@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from billing_contract import APIS, MIFUMO, SPEC_PATH, load_spec
+from billing_contract import APIS, SPEC_PATH, load_spec
+from billing_contract.profiles import PROFILES
 from conformance.errors import UsageError
 from conformance.options import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTIONS, Option
 
@@ -76,7 +77,7 @@ class SuiteConfig:
             raise UsageError("--insecure skips the certificate check that --ca-cert is for: give one of them")
 
     def url_for(self, api: str) -> str | None:
-        url = self.mifumo_url if api == MIFUMO else self.wepay_url
+        url = getattr(self, f"{api}_url")  # each API profile's target: --mifumo-url, --wepay-url
         return url.rstrip("/") if url else None
 
     @property
@@ -99,11 +100,13 @@ class SuiteConfig:
         return {value: name for value, name in pairs if value}
 
     def auth_headers(self, api: str) -> dict[str, str]:
-        facts = load_spec(str(self.spec_path)).facts
-        if api == MIFUMO:
-            return {"Authorization": f"{facts.bearer_scheme} {self.bearer_token}"}
-        app_id, app_token = facts.credential_headers
-        return {app_id: self.app_id or "", app_token: self.app_token or "", facts.version_header: self.version}
+        given = {
+            "bearer_token": self.bearer_token,
+            "app_id": self.app_id,
+            "app_token": self.app_token,
+            "api_version": self.version,
+        }
+        return PROFILES[api].request_headers(load_spec(str(self.spec_path)).facts, given)
 
 
 def config_from_options(

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from billing_contract import MIFUMO, rules
+from billing_contract import rules
+from billing_contract.profiles import PROFILES
 from billing_contract.spec import Spec
 from conformance.config import SuiteConfig
 from conformance.http import Client, Exchange
@@ -30,7 +31,7 @@ def page_problems(api: str, exchange: Exchange) -> list[str]:
     is_json, body = rules.body_of(exchange)
     if not is_json:
         return [f"the body is not JSON: {rules.shown(exchange.text)}"]
-    return rules.mifumo_page_unreadable(body) if api == MIFUMO else rules.wepay_page_unreadable(body)
+    return PROFILES[api].page_unreadable(body)
 
 
 @dataclass

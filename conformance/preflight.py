@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import httpx
 
-from billing_contract import MIFUMO, WEPAY, facts, rules
+from billing_contract import MIFUMO, WEPAY, rules
+from billing_contract.profiles import PROFILES
 from billing_contract.spec import Spec
 from conformance import catalog
 from conformance.config import SuiteConfig
@@ -25,12 +26,12 @@ from conformance.pacing import DeadlineExceeded, Pacer
 from conformance.probe import Endpoint, diagnose, expects_tls, speaks_tls
 from conformance.tls import TlsSettings
 
-# What the preflight asks for: page 1 of each API's collection.
-FIRST_OPERATION = {MIFUMO: facts.GET_HISTORY, WEPAY: facts.LIST_STATEMENTS}
-# The status each API answers to credentials it does not accept, and the credential to name.
-REJECTED = {
-    MIFUMO: (401, "the Mifumo access token (--bearer-token / BILLING_BEARER_TOKEN)"),
-    WEPAY: (403, "the WePay App-Id and App-Token (--app-id / --app-token, BILLING_APP_ID / BILLING_APP_TOKEN)"),
+# What the preflight asks for: page 1 of each API's collection (its profile's).
+FIRST_OPERATION = {api: profile.collection for api, profile in PROFILES.items()}
+# The credential to name when an API refuses the given ones (the status it refuses with is the spec's).
+CREDENTIAL_OPTIONS = {
+    MIFUMO: "the Mifumo access token (--bearer-token / BILLING_BEARER_TOKEN)",
+    WEPAY: "the WePay App-Id and App-Token (--app-id / --app-token, BILLING_APP_ID / BILLING_APP_TOKEN)",
 }
 # What a TLS port answers a plain-HTTP request with, when it answers at all (nginx: "400 The plain HTTP
 # request was sent to HTTPS port").
@@ -83,14 +84,14 @@ def _check_target(config: SuiteConfig, api: str, spec: Spec, pacer: Pacer, tls: 
             if pacer.expired():
                 return  # cut by the deadline, not by the target
             raise TargetUnreachable(f"{api} target {url} {diagnose(exc, url, config.timeout, tls)}") from None
-    _check_answer(config, api, url, path, response)
+    _check_answer(config, spec, api, url, path, response)
 
 
-def _check_answer(config: SuiteConfig, api: str, url: str, path: str, response: httpx.Response) -> None:
+def _check_answer(config: SuiteConfig, spec: Spec, api: str, url: str, path: str, response: httpx.Response) -> None:
     endpoint = Endpoint.of(url)
     if not endpoint.tls and response.status_code == PLAIN_TO_TLS_STATUS and speaks_tls(endpoint, config.timeout):
         raise TargetUnreachable(f"{api} target {url} {expects_tls(endpoint)}")
-    status, credential = REJECTED[api]
+    status, credential = PROFILES[api].credentials_status(spec), CREDENTIAL_OPTIONS[api]
     if response.status_code == status:
         raise CredentialsRejected(
             f"{api} target {url} rejected {credential}: GET {path} answered {status} {rules.shown(response.text)}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from billing_contract import rules
+from billing_contract import profiles, rules
 from billing_contract.spec import Spec
 from conformance.checks import checks_for
 from conformance.config import SuiteConfig
@@ -78,7 +78,7 @@ def _unreadable(ctx: CheckContext) -> Failed:
     """A check tripped over a body it could not read: say what the last answer breaks, in the API's terms."""
     exchange = ctx.client.last
     operation = rules.operation_of(ctx.spec, exchange.method, exchange.url) if exchange else None
-    violations = rules.check_exchange(ctx.spec, operation, exchange) if exchange and operation else []
+    violations = profiles.check_exchange(ctx.spec, operation, exchange) if exchange and operation else []
     got = "; ".join(f"{v.message}: {v.got}" for v in violations) or (exchange.summary() if exchange else "")
     return Failed("the response could not be read as documented", "a body shaped as the contract says", got, exchange)
 

@@ -27,9 +27,11 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from billing_contract.facts import CURSOR_PARAM, DESCRIBE_HISTORY, GET_HISTORY, LIST_STATEMENTS, MIFUMO, TAGS
+from billing_contract.facts import CURSOR_PARAM, DESCRIBE_HISTORY, GET_HISTORY, LIST_STATEMENTS
+from billing_contract.profiles import DRF, PROFILES
 from billing_contract.spec import Spec
 from fixtures import Dataset
 from mock_server.admin import AdminApi
@@ -170,20 +172,26 @@ def build_stack(
         Middleware(ToolingRoutes, tooling=parts.admin),
         Middleware(RequestLogging, log=parts.request_log),
         Middleware(CorrelationIds, spec=spec),
-        # Mifumo runs on Django REST Framework: its redirects, view headers and authentication-first 405s.
-        Middleware(
-            DrfViews,
-            spec=spec,
-            tag=TAGS[MIFUMO],
-            authenticated=partial(bearer_accepted, credentials=config.credentials),
-            refusal=lambda scope: problem(scope, parts.renderer.unauthenticated(TAGS[MIFUMO], _scope_headers(scope))),
+        # An API on Django REST Framework (Mifumo): its redirects, view headers, negotiation, authentication first.
+        *(
+            Middleware(
+                DrfViews,
+                spec=spec,
+                tag=profile.tag,
+                authenticated=partial(bearer_accepted, credentials=config.credentials),
+                refusal=partial(_refusal, parts=parts, tag=profile.tag),
+            )
+            for profile in PROFILES.values()
+            if profile.framework == DRF
         ),
     ]
     return _wrap(routing, outer)
 
 
-def _scope_headers(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+def _refusal(scope: Scope, parts: MockApp, tag: str) -> Response:
+    """The credentials check's answer to a request (a 401 in the API's own body)."""
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    return parts.renderer.response(scope, parts.renderer.unauthenticated(tag, headers))
 
 
 def _wrap(app: ASGIApp, stages: list[Middleware]) -> ASGIApp:

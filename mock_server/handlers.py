@@ -7,6 +7,7 @@ request's ASGI scope as an argument (`request_scope`) for the headers and Host i
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,7 +18,6 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from billing_contract.drf import drf_page_number, drf_page_size, page_count
-from billing_contract.facts import DESCRIBE_HISTORY, GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
 from mock_server.connexion_fastpath import resolved_query
 from mock_server.cursors import CursorState, InvalidCursor
 from mock_server.errors import ApiProblem, FieldError, Kind, Reason
@@ -47,6 +47,10 @@ def _link_base(scheme: str, server: tuple[str, int] | None, path: str, host: byt
     headers = [] if host is None else [(b"host", host)]
     url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": b"", "headers": headers})
     return f"{url.scheme}://{url.netloc}{url.path}"
+
+
+def _snake(operation_id: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
 
 
 def _query(scope: Scope) -> Mapping[str, Any]:
@@ -80,18 +84,14 @@ class Handlers:
         self.collection_path = collection_path
         self.cursor_param = cursor_param
         self.cursor_excludes = cursor_excludes
-        self._by_operation_id: dict[str, Callable[..., Any]] = {
-            GET_HISTORY: self.get_billing_history,
-            DESCRIBE_HISTORY: self.describe_billing_history,
-            LIST_STATEMENTS: self.list_billing_statements,
-            GET_STATEMENT: self.get_billing_statement,
-        }
 
     def resolve(self, operation_id: str) -> Callable[..., Any]:
-        try:
-            return self._by_operation_id[operation_id]
-        except KeyError:
-            raise ValueError(f"no handler for operationId {operation_id!r}") from None
+        """The handler of an operation: the method named after its operationId (`getBillingHistory` is
+        `get_billing_history`), so the list of operations is the spec's, not a second one kept here."""
+        handler = getattr(self, _snake(operation_id), None)
+        if handler is None or operation_id.startswith("_"):
+            raise ValueError(f"no handler for operationId {operation_id!r}")
+        return handler
 
     # -- Mifumo -----------------------------------------------------------------------------------
 

@@ -10,11 +10,6 @@ from conformance.context import CheckContext, page_problems
 from conformance.http import Exchange
 from conformance.outcome import Blocked, Failed, ensure
 
-# Labels as Schemathesis prints them, so both kinds of checks share a report row per operation.
-GET_HISTORY = "GET /api/billing/history/"
-LIST_STATEMENTS = "GET /billing_statements"
-GET_STATEMENT = "GET /billing_statements/{id}"
-
 
 def ensure_status(exchange: Exchange, status: int, why: str) -> None:
     ensure(exchange.status == status, why, f"HTTP {status}", exchange.summary(), exchange)

@@ -10,9 +10,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from billing_contract import MIFUMO, facts, rules, to_json_schema
+from billing_contract import facts, rules, to_json_schema
 from conformance.checks.common import (
-    GET_HISTORY,
     check_page_shape,
     ensure_body_matches,
     ensure_rules,
@@ -77,13 +76,13 @@ def _walk(ctx: CheckContext) -> tuple[Walk, int, int]:
     return ctx.cached("walk", compute)
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_page_shape(ctx: CheckContext) -> None:
     """Page 1 is a 200 whose body matches the documented page schema (every schema error reported)."""
     check_page_shape(ctx, OPERATION, "mifumo_page_shape")
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_pagination_integrity(ctx: CheckContext) -> None:
     """Following `next` visits every record once, pages are full but the last, and the total is `count`."""
     result, size, count = _walk(ctx)
@@ -111,7 +110,7 @@ def mifumo_pagination_integrity(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_previous_retraces(ctx: CheckContext) -> None:
     """Following `previous` from the last page shows the same pages in reverse and ends at page 1."""
     result, _, _ = _walk(ctx)
@@ -122,7 +121,7 @@ def _created_at(item: dict[str, Any]) -> float:
     return datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")).timestamp()
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_order(ctx: CheckContext) -> None:
     """Records are ordered by `created_at` descending, ties by `id` ascending, across page boundaries."""
     result, _, _ = _walk(ctx)
@@ -169,7 +168,7 @@ def _ensure_created_at(record: dict[str, Any], page: Page, pattern: str) -> None
         ensure(False, "`created_at` should be a real date and time", "a valid timestamp", created, page.exchange)
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_values(ctx: CheckContext) -> None:
     """Usage amounts negative, purchases and payments positive, at most 2 decimals in any JSON form of a
     number; `created_at` RFC 3339 with an offset."""
@@ -187,7 +186,7 @@ def mifumo_values(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_link_form(ctx: CheckContext) -> None:
     """`next`/`previous` are absolute URIs on the request's host, keep other params; page 1 has no `page`."""
     kind = next((t for t in _types(ctx) if _count(ctx, type=t) >= 3), None)
@@ -205,7 +204,7 @@ def _not_of(kind: str) -> Any:
     return mismatch
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_filter_matches(ctx: CheckContext) -> None:
     """With `type=<t>`, walked in small pages through every `next` and back through every `previous`: every
     record is of type `t`, each comes once, and there are `count` of them."""
@@ -222,7 +221,7 @@ def mifumo_filter_matches(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_filter_counts(ctx: CheckContext) -> None:
     """The per-type counts add up to the unfiltered count."""
     total = _count(ctx)
@@ -272,7 +271,7 @@ def _any_401_body(ctx: CheckContext) -> dict[str, Any]:
     return to_json_schema(schema)
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_auth_errors(ctx: CheckContext) -> None:
     """Missing, non-Bearer and invalid credentials get 401, the challenge, DRF/simplejwt bodies."""
     token = ctx.config.bearer_token
@@ -310,7 +309,7 @@ def _ensure_field_errors(
     )
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_param_errors(ctx: CheckContext) -> None:
     """A `type` outside the documented choices gets 400, DRF's field errors naming `type`, before the page
     number is looked at (and beside a `page_size` a backend may also name)."""
@@ -348,7 +347,7 @@ def _ensure_page_size_served(ctx: CheckContext, value: Any, served: int) -> None
     )
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_page_size(ctx: CheckContext) -> None:
     """`page_size` as DRF's `PageNumberPagination` reads it: above the maximum served as the maximum (no page
     ever holds more); 0, negative, empty or not an integer served as the default; or any of them refused
@@ -367,7 +366,7 @@ def _ensure_invalid_page(ctx: CheckContext, page: str, size: int) -> None:
     ensure_body_matches(exchange, ctx.spec.json_schema("DrfInvalidPage"), f"page={page}: DRF's invalid-page body")
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_invalid_page(ctx: CheckContext) -> None:
     """`page` 0, negative, non-integer or past the last answers 404 `{"detail": "Invalid page."}`."""
     size = _page_size_default(ctx)
@@ -397,7 +396,7 @@ def mifumo_invalid_page(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(OPERATION)
 def mifumo_unknown_params_ignored(ctx: CheckContext) -> None:
     """An unknown query parameter changes nothing in the page's records or count."""
     plain = ctx.page(_path(ctx), {"page_size": 5})

@@ -7,10 +7,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from billing_contract import WEPAY, facts, rules
+from billing_contract import facts, rules
 from conformance.checks.common import (
-    GET_STATEMENT,
-    LIST_STATEMENTS,
     check_page_shape,
     ensure_body_matches,
     ensure_rules,
@@ -78,13 +76,13 @@ def _walk(ctx: CheckContext) -> tuple[Walk, int]:
     return ctx.cached("walk", compute)
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_page_shape(ctx: CheckContext) -> None:
     """The first page is a 200 whose body matches the documented page schema (every schema error reported)."""
     check_page_shape(ctx, LIST, "wepay_page_shape")
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_pagination_integrity(ctx: CheckContext) -> None:
     """Following `next` cursors visits every statement once, in full pages, and no statement is missed."""
     result, size = _walk(ctx)
@@ -104,7 +102,7 @@ def wepay_pagination_integrity(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_default_page_size(ctx: CheckContext) -> None:
     """Without `page_size` a page holds the documented default number of statements."""
     default = int(ctx.spec.query_default(LIST, "page_size"))
@@ -119,14 +117,14 @@ def wepay_default_page_size(ctx: CheckContext) -> None:
     )
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_previous_retraces(ctx: CheckContext) -> None:
     """Following `previous` from the last page shows the same pages in reverse and ends at the first."""
     result, _ = _walk(ctx)
     ensure_retraced(ctx, result, _key, ctx.config.max_pages)
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_order(ctx: CheckContext) -> None:
     """Statements are ordered by `create_time` descending, ties by `id` ascending, across page boundaries."""
     result, _ = _walk(ctx)
@@ -147,7 +145,7 @@ def _two_page_start(ctx: CheckContext) -> Any:
     return first
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_link_form(ctx: CheckContext) -> None:
     """`next`/`previous` are relative `/billing_statements?page=<cursor>` paths, or null at the ends."""
     first = _two_page_start(ctx)
@@ -214,7 +212,7 @@ def _ensure_invalid_params(
     _ensure_v3_error(ctx, exchange, 400, "INVALID_PARAMS", why, names, target_type)
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_cursor_exclusive(ctx: CheckContext) -> None:
     """A cursor with any of `page_size`, `account_id`, `currency` is rejected: 400 INVALID_PARAMS."""
     cursor = _cursor(_two_page_start(ctx).link("next"))
@@ -248,7 +246,7 @@ def _tampered(cursor: str) -> list[str]:
     return [flip(cursor, len(cursor) // 2), cursor[:-4] or "x", "not-a-cursor"]
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_cursor_tamper(ctx: CheckContext) -> None:
     """An altered or forged cursor is rejected with 400 INVALID_PARAMS."""
     cursor = _cursor(_two_page_start(ctx).link("next"))
@@ -280,7 +278,7 @@ def _owned_by(owner: str) -> Any:
     return mismatch
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_filter_account(ctx: CheckContext) -> None:
     """With `account_id`, only that account's statements, also on every page its cursors lead to (the
     largest account walked in small pages, forward and back); the accounts' collections add up to the whole."""
@@ -325,7 +323,7 @@ def _in_currency(currency: str) -> Any:
     return mismatch
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_filter_currency(ctx: CheckContext) -> None:
     """With `currency`, only statements in that currency, also on every page its cursors lead to (each
     non-empty currency walked in small pages, forward and back); the default currency's collection is the
@@ -390,7 +388,7 @@ def _ensure_statement_values(item: dict[str, Any], version: str, exchange: Excha
     )
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_values(ctx: CheckContext) -> None:
     """Each statement's `path` and owner `path` point at itself and its account."""
     result, _ = _walk(ctx)
@@ -402,7 +400,7 @@ def wepay_values(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_api_version_echo(ctx: CheckContext) -> None:
     """Every supported Api-Version is echoed in the page's and each statement's `api_version`."""
     header = ctx.spec.facts.version_header
@@ -420,7 +418,7 @@ def wepay_api_version_echo(ctx: CheckContext) -> None:
     cases.finish()
 
 
-@check(WEPAY, GET_STATEMENT)
+@check(GET)
 def wepay_statement_by_id(ctx: CheckContext) -> None:
     """GET /billing_statements/{id} answers exactly the object the collection holds for that id."""
     result, _ = _walk(ctx)
@@ -458,7 +456,7 @@ def _any_id(ctx: CheckContext) -> str:
     return str(uuid.UUID(int=ctx.config.seed))
 
 
-@check(WEPAY, GET_STATEMENT)
+@check(GET)
 def wepay_not_found(ctx: CheckContext) -> None:
     """An unknown id answers 404 NOT_FOUND (a detail naming `id` says it is in the path)."""
     exchange = ctx.client.get(_statement_path(ctx, _unknown_id(ctx)))
@@ -470,7 +468,7 @@ def _ensure_not_authorized(ctx: CheckContext, path: str, headers: dict[str, str]
     _ensure_v3_error(ctx, exchange, 403, "NOT_AUTHORIZED", why)
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_auth_errors(ctx: CheckContext) -> None:
     """Missing, partial or wrong App-Id/App-Token get 403 NOT_AUTHORIZED, before any header or query check."""
     app_id, token, version = ctx.config.app_id, ctx.config.app_token, ctx.config.version
@@ -491,7 +489,7 @@ def wepay_auth_errors(ctx: CheckContext) -> None:
     found.finish()
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_param_errors(ctx: CheckContext) -> None:
     """Bad headers and query parameters get 400 INVALID_PARAMS naming each field and where it was."""
     size = _page_size_schema(ctx)
@@ -520,7 +518,7 @@ def wepay_param_errors(ctx: CheckContext) -> None:
     found.finish()
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(LIST)
 def wepay_correlation_id(ctx: CheckContext) -> None:
     """Every WePay response, errors included, carries a fresh `X-Correlation-Id` (a UUID)."""
     # Any id will do here: the answer's header is under test, not whether the id exists.

@@ -23,7 +23,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billing_contract.facts import GET_HISTORY
+from billing_contract.profiles import of_tag
 from billing_contract.spec import Spec
 
 APPEND_SLASH = "x-append-slash"
@@ -80,8 +80,9 @@ class DrfViews:
         self.authenticated = authenticated
         self.refusal = refusal  # the credentials check's answer to this request (a 401 in the API's body)
         # The negotiation's refusals, as the contract shows them.
-        self.unknown_format = spec.example(GET_HISTORY, 404, "formatNotFound")
-        self.not_acceptable = spec.example(GET_HISTORY, 406)
+        view = of_tag(tag).collection  # type: ignore[union-attr]  # (the profile of a tag the app passes)
+        self.unknown_format = spec.example(view, 404, "formatNotFound")
+        self.not_acceptable = spec.example(view, 406)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""

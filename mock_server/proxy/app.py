@@ -16,7 +16,7 @@ import orjson
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from billing_contract import MIFUMO, rules
+from billing_contract import profiles, rules
 from billing_contract.facts import API_OF_TAG
 from billing_contract.spec import Spec
 from mock_server.admin import AdminError
@@ -137,7 +137,9 @@ class ProxyApp:
             self._report(scope, exc.status, checks, findings, [])
             await self._problem(scope, ApiProblem(kind, detail=exc.detail))(scope, receive, send)
             return
-        raw = _rewrite_links(answer, upstream.origin, client_base) if api == MIFUMO else answer.body
+        # Absolute links (DRF's page numbers) name the upstream: rewritten to the proxy's own base.
+        absolute = profiles.PROFILES[api].pagination == profiles.PAGE_NUMBER
+        raw = _rewrite_links(answer, upstream.origin, client_base) if absolute else answer.body
         exchange = RelayedExchange(
             scope["method"], _client_url(scope, client_base), answer.status, scope["headers"], answer.headers, raw
         )
@@ -145,7 +147,7 @@ class ProxyApp:
             findings += checks.response(exchange)
             if self.recorder is not None:
                 self.recorder.observe(checks.operation.operation_id, answer.status, exchange.body)
-        self._report(scope, answer.status, checks, findings, rules.RULES[api] if checks else ())
+        self._report(scope, answer.status, checks, findings, profiles.PROFILES[api].rule_names if checks else ())
         if findings and self.config.strict:
             named = "; ".join(f"{f.rule}: {f.message}" for f in findings)
             problem = ApiProblem(Kind.BAD_GATEWAY, detail=f"the upstream's answer breaks the contract: {named}"[:2000])

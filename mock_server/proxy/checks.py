@@ -3,7 +3,7 @@
 * Request side: the mock's own parameter validator (every bad parameter, `mock_server.validation`) and
   its credentials-present test (`mock_server.security`); the proxy only checks that credentials are
   there, never their values, which only the upstream knows.
-* Response side: the suite's single-exchange rules (`billing_contract.rules.check_exchange`): documented
+* Response side: the suite's single-exchange rules (`billing_contract.profiles.check_exchange`): documented
   status, body schema with every error, error envelopes, Mifumo links and counts, WePay `api_version`
   echo and `X-Correlation-Id`.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from billing_contract import rules
+from billing_contract import profiles
 from billing_contract.spec import Operation, Spec
 from mock_server.compiled import PlannedRequest, QueryReader
 from mock_server.connexion_fastpath import CachingURIParser
@@ -60,7 +60,7 @@ class OperationChecks:
     def response(self, exchange: RelayedExchange) -> list[Finding]:
         return [
             Finding("response", v.rule, f"{v.message}; expected {v.expected}; got {v.got}")
-            for v in rules.check_exchange(self.spec, self.operation.operation_id, exchange)
+            for v in profiles.check_exchange(self.spec, self.operation.operation_id, exchange)
         ]
 
 

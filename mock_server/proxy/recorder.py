@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS
+from billing_contract.profiles import PROFILES
 from billing_contract.spec import Spec
 from fixtures import Dataset, dump_dataset
 from fixtures.dataset import servable
@@ -34,19 +34,19 @@ class Recorder:
     def __init__(self, path: Path, spec: Spec) -> None:
         self.path = path
         self.spec = spec
-        self.records: dict[str, Any] = {}
-        self.statements: dict[str, Any] = {}
+        # Each API's items by id, under its section's items key ("records", "statements"): the profiles say
+        # which operations list them (`collection`) and which answer one (`item`).
+        self.seen: dict[str, dict[str, Any]] = {profile.items: {} for profile in PROFILES.values()}
 
     def observe(self, operation_id: str, status: int, body: Any) -> None:
         """Take the items of a successful answer of one of the contract's operations."""
         if status != 200 or not isinstance(body, dict):
             return
-        if operation_id == GET_HISTORY:
-            self._take(self.records, body.get("results"))
-        elif operation_id == LIST_STATEMENTS:
-            self._take(self.statements, body.get("results"))
-        elif operation_id == GET_STATEMENT:
-            self._take(self.statements, [body])
+        for profile in PROFILES.values():
+            if operation_id == profile.collection:
+                self._take(self.seen[profile.items], body.get("results"))
+            elif operation_id == profile.item:
+                self._take(self.seen[profile.items], [body])
 
     @staticmethod
     def _take(into: dict[str, Any], items: Any) -> None:
@@ -57,9 +57,12 @@ class Recorder:
 
     def flush(self) -> Flushed:
         """Write the recording (atomically: a reader never sees half a file); report what was left out."""
-        records, bad_records = servable("mifumo", list(self.records.values()), self.spec)
-        statements, bad_statements = servable("wepay", list(self.statements.values()), self.spec)
-        dataset = Dataset(records=tuple(records), statements=tuple(statements), source="recorded")
+        kept: dict[str, tuple[Any, ...]] = {}
+        left_out: list[str] = []
+        for profile in PROFILES.values():
+            items, bad = servable(profile.api, list(self.seen[profile.items].values()), self.spec)
+            kept[profile.items], left_out = tuple(items), [*left_out, *bad]
+        dataset = Dataset(**kept, source="recorded")
         fmt = "yaml" if self.path.suffix.lower() in (".yaml", ".yml") else "json"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
@@ -70,4 +73,4 @@ class Recorder:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        return Flushed(str(self.path), len(records), len(statements), [*bad_records, *bad_statements])
+        return Flushed(str(self.path), len(dataset.records), len(dataset.statements), left_out)

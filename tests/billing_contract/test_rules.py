@@ -15,7 +15,7 @@ import httpx
 import jsonschema
 import pytest
 
-from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, MIFUMO, WEPAY, facts, rules
+from billing_contract import GET_HISTORY, GET_STATEMENT, LIST_STATEMENTS, MIFUMO, WEPAY, facts, profiles, rules
 from billing_contract.spec import Spec, load_spec
 from conformance import outcome, repro
 from mock_server.testing import RunningMock
@@ -67,7 +67,7 @@ def test_every_schema_error_is_listed(spec: Spec) -> None:
 
 def test_a_conformant_page_breaks_no_rule(spec: Spec) -> None:
     body = {"count": 3, "next": HISTORY + "?page=2&page_size=2", "previous": None, "results": [_record(1), _record(2)]}
-    assert rules.check_exchange(spec, facts.GET_HISTORY, Ex(HISTORY + "?page_size=2", 200, body)) == []
+    assert profiles.check_exchange(spec, facts.GET_HISTORY, Ex(HISTORY + "?page_size=2", 200, body)) == []
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_a_conformant_page_breaks_no_rule(spec: Spec) -> None:
 )
 def test_mifumo_link_and_count_rules(spec: Spec, url: str, body: dict[str, Any], rule: str) -> None:
     page = {"count": 3, "next": None, "previous": None, "results": [_record(1), _record(2)], **body}
-    found = rules.check_exchange(spec, facts.GET_HISTORY, Ex(url, 200, page))
+    found = profiles.check_exchange(spec, facts.GET_HISTORY, Ex(url, 200, page))
     assert rule in {v.rule for v in found}, found
 
 
@@ -110,27 +110,27 @@ def test_wepay_version_echo_and_correlation_id(spec: Spec) -> None:
     url = "http://api.test/billing_statements"
     page = {"next": None, "previous": None, "results": [_statement("3.0")], "api_version": "3.1"}
     ok = {"X-Correlation-Id": str(uuid.uuid4())}
-    found = rules.check_exchange(
+    found = profiles.check_exchange(
         spec, facts.LIST_STATEMENTS, Ex(url, 200, page, headers=ok, request={"api-version": "3.1"})
     )
     assert [v.rule for v in found] == ["wepay-api-version"] and "statement s1: '3.0'" in found[0].got
     # `results: null` is a page too; a correlation id must be there and be a UUID.
     empty = {"next": None, "previous": None, "results": None, "api_version": "3.0"}
     bad = Ex(url, 200, empty, headers={"x-correlation-id": "abc"}, request={"Api-Version": "3.0"})
-    assert [v.rule for v in rules.check_exchange(spec, facts.LIST_STATEMENTS, bad)] == ["wepay-correlation-id"]
+    assert [v.rule for v in profiles.check_exchange(spec, facts.LIST_STATEMENTS, bad)] == ["wepay-correlation-id"]
 
 
 def test_error_envelopes(spec: Spec) -> None:
     url = "http://api.test/billing_statements"
     cid = {"X-Correlation-Id": str(uuid.uuid4())}
     drf = Ex(url, 400, {"detail": "Invalid parameters."}, headers=cid)
-    assert {v.rule for v in rules.check_exchange(spec, facts.LIST_STATEMENTS, drf)} == {"schema"}
+    assert {v.rule for v in profiles.check_exchange(spec, facts.LIST_STATEMENTS, drf)} == {"schema"}
     # An undocumented status (405) is still in the API's own envelope.
     v3 = {"error_code": "NOT_FOUND", "error_message": "Method POST is not allowed.", "details": []}
-    assert rules.check_exchange(spec, facts.LIST_STATEMENTS, Ex(url, 405, v3, "POST", cid)) != []
-    assert rules.error_envelope(spec, "wepay", Ex(url, 405, v3, "POST", cid)) == []
-    assert rules.error_envelope(spec, "mifumo", Ex(HISTORY, 405, v3, "POST")) != []
-    assert rules.error_envelope(spec, "mifumo", Ex(HISTORY, 405, {"detail": 'Method "POST" not allowed.'})) == []
+    assert profiles.check_exchange(spec, facts.LIST_STATEMENTS, Ex(url, 405, v3, "POST", cid)) != []
+    assert _envelope(spec, "wepay", Ex(url, 405, v3, "POST", cid)) == []
+    assert _envelope(spec, "mifumo", Ex(HISTORY, 405, v3, "POST")) != []
+    assert _envelope(spec, "mifumo", Ex(HISTORY, 405, {"detail": 'Method "POST" not allowed.'})) == []
 
 
 def test_operation_of_a_url(spec: Spec) -> None:
@@ -245,7 +245,7 @@ def test_cases_report_every_distinct_failure_and_a_partial_block() -> None:
 
 
 def test_every_rule_a_violation_carries_is_listed(spec: Spec) -> None:
-    """`rules.RULES` names what the proxy's JUnit report lists per operation: every violation that broken
+    """`ApiProfile.rule_names` names what the proxy's JUnit report lists per operation: every violation that broken
     exchanges of each API produce carries one of its names, and every name is produced by some exchange."""
     url = "http://api.test/billing_statements"
     broken = {
@@ -281,6 +281,11 @@ def test_every_rule_a_violation_carries_is_listed(spec: Spec) -> None:
         ],
     }
     for api, exchanges in broken.items():
-        seen = {v.rule for operation, exchange in exchanges for v in rules.check_exchange(spec, operation, exchange)}
-        assert seen <= set(rules.RULES[api]), (api, seen)
-        assert seen == set(rules.RULES[api]), (api, set(rules.RULES[api]) - seen)
+        seen = {v.rule for operation, exchange in exchanges for v in profiles.check_exchange(spec, operation, exchange)}
+        assert seen <= set(profiles.PROFILES[api].rule_names), (api, seen)
+        assert seen == set(profiles.PROFILES[api].rule_names), (api, set(profiles.PROFILES[api].rule_names) - seen)
+
+
+def _envelope(spec: Spec, api: str, exchange: Ex) -> list[rules.Violation]:
+    profile = profiles.PROFILES[api]
+    return rules.error_envelope(spec, profile.error_schema, profile.error_words, exchange)
