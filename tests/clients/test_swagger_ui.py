@@ -155,8 +155,11 @@ def test_try_it_out_reaches_the_mock_for_every_operation(
     assert [(entry["path"], entry["status"]) for entry in contract] == [(path, 200) for path in expected_paths]
     mifumo, *wepay = contract  # what Authorize put on each request (the log masks secrets)
     assert mifumo["headers"]["Authorization"] == "Bearer ***"
+    # Try it out fills the optional Unique-Key header with the contract's example.
+    unique_key = spec.document["components"]["parameters"]["UniqueKey"]["example"]
     for entry in wepay:
-        assert entry["headers"] == {"App-Id": mock.credentials.app_id, "App-Token": "***", "Api-Version": "3.0"}
+        credentials = {"App-Id": mock.credentials.app_id, "App-Token": "***", "Api-Version": "3.0"}
+        assert entry["headers"] == {**credentials, "Unique-Key": unique_key}
 
 
 def test_the_file_as_written_would_send_try_it_out_to_production(
