@@ -1,20 +1,25 @@
 """`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 failing (or the
-deadline reached), 2 unusable (bad usage, or a target that does not accept connections)."""
+deadline reached), 2 unusable (bad usage, or a target that does not accept connections), 130 stopped by
+SIGINT or SIGTERM. The reports asked for (--junit-xml, --report-json, --report-html) are written on
+every one of these endings."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from billing_contract import SpecError
-from conformance.config import UsageError
-from conformance.junit import write_junit
+from conformance.config import SuiteConfig, UsageError
 from conformance.options import OPTIONS, Option, config_from_options
 from conformance.pacing import STOP
+from conformance.recorded import mask
 from conformance.render import render
+from conformance.report import SuiteReport
+from conformance.reporting import ReportError, write_reports
 from conformance.runner import TargetUnreachable, run_suite
 
 
@@ -45,40 +50,81 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_INTERRUPTED = 130
 
 
-def _stop_on_signals() -> None:
+class _Signals:
     """SIGTERM and Ctrl-C stop a run at once, also as a container's PID 1 (which the kernel spares a
     signal's default action, so `docker stop` would otherwise wait out its timeout): no request starts
-    after it (`pacing.STOP`), and the one in flight is interrupted."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _interrupt)
+    after it (`pacing.STOP`), and the one in flight is interrupted. The run then winds down without a
+    request, listing what it did not run in the reports; a second signal meanwhile, or one once the run is
+    over, does not cut the reports short."""
+
+    def __init__(self) -> None:
+        self.stopped_by = ""  # the signal's name
+        self.over = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._interrupt)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _interrupt(self, signum: int, _frame: object) -> None:
+        if STOP.is_set() or self.over:
+            return
+        self.stopped_by = signal.Signals(signum).name
+        STOP.set()
+        raise KeyboardInterrupt
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    STOP.set()
-    raise KeyboardInterrupt
+def _progress(line: str) -> None:
+    # Once stopped, the checks not run go to the reports, not the terminal: the reason is the line to see.
+    if not STOP.is_set():
+        print(f"... {line}", file=sys.stderr, flush=True)
+
+
+def _run(argv: Sequence[str] | None, report: SuiteReport, signals: _Signals) -> SuiteConfig | None:
+    """Parse, configure and run into `report`; the config, for the reports. What ends a run without a
+    verdict is recorded on the report: a usage error, an unreachable target, a signal."""
+    config: SuiteConfig | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        config = config_from_options(vars(args))
+        run_suite(config, None if args.quiet else _progress, report)
+        if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
+            raise KeyboardInterrupt
+    except (UsageError, TargetUnreachable, SpecError) as exc:
+        report.error = mask(str(exc), config.secrets() if config else {})
+    except KeyboardInterrupt:
+        report.interrupted = signals.stopped_by or "SIGINT"
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     STOP.clear()
-    _stop_on_signals()
+    signals = _Signals()
+    signals.install()
+    started = time.monotonic()
     try:
-        args = build_parser().parse_args(argv)
-        config = config_from_options(vars(args))
-        progress = None if args.quiet else (lambda line: print(f"... {line}", file=sys.stderr, flush=True))
-        report = run_suite(config, progress)
-        if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
-            raise KeyboardInterrupt
-    except (UsageError, TargetUnreachable, SpecError) as exc:
-        print(f"billing-conformance: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("billing-conformance: interrupted: the run is incomplete (no verdict)", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(render(report))
-    junit_xml = args.junit_xml or os.environ.get("BILLING_JUNIT_XML")
-    if junit_xml:
-        write_junit(report, junit_xml)
-    return report.exit_code
+        report = SuiteReport()
+        config = _run(argv, report, signals)
+        signals.over = True
+        report.duration = report.duration or time.monotonic() - started
+        if report.error:
+            print(f"billing-conformance: error: {report.error}", file=sys.stderr)
+        elif report.interrupted:
+            print(f"billing-conformance: {report.reason}", file=sys.stderr)
+        else:
+            print(render(report))
+        try:
+            write_reports(report, argv, config)
+        except ReportError as exc:
+            print(f"billing-conformance: error: {exc}", file=sys.stderr)
+            return 2
+        return report.exit_code
+    finally:
+        signals.restore()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ class Option:
     kind: Callable[[str], Any] = str
     default: Any = None
     repeatable: bool = False  # a list; the variable holds comma-separated values
+    output: bool = False  # a report file to write (conformance.reporting), not part of the run's SuiteConfig
 
     @property
     def field(self) -> str:
@@ -63,6 +64,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("deadline", "seconds for the whole run; reaching it fails the run (exit 1)", float),
     Option("max-rate", "at most N requests in any second, across the whole run", float),
     Option("exclude-check", "skip a check by name (repeatable, or comma-separated)", repeatable=True),
+    Option("report-json", "write the run as JSON here (shape: conformance/reporting/report.schema.json)", output=True),
+    Option("report-html", "write the run as one self-contained HTML page here", output=True),
 )
 
 
@@ -71,7 +74,13 @@ def config_from_options(
 ) -> SuiteConfig:
     """A SuiteConfig from option values keyed by field (None where not given) and the environment."""
     environ = os.environ if environ is None else environ
-    values = {option.field: option.resolve(given.get(option.field), environ) for option in OPTIONS}
+    values = {option.field: option.resolve(given.get(option.field), environ) for option in OPTIONS if not option.output}
     excluded = {name.strip() for item in values.pop("exclude_check") for name in item.split(",") if name.strip()}
     present = {key: value for key, value in values.items() if value is not None}
     return SuiteConfig(**present, exclude_checks=frozenset(excluded), **extra)
+
+
+def outputs_from_options(given: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The report files asked for (`report_json`, `report_html`), keyed by field; None where not asked."""
+    environ = os.environ if environ is None else environ
+    return {option.field: option.resolve(given.get(option.field), environ) for option in OPTIONS if option.output}

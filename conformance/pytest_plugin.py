@@ -25,6 +25,8 @@ _PREFIX = "conformance-"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("billing-conformance", "billing API conformance suite")
     for option in OPTIONS:
+        if option.output:  # report files are the CLI's; here pytest's own --junitxml reports
+            continue
         flag = f"--{_PREFIX}{option.name}"
         if option.repeatable:
             group.addoption(flag, action="append", default=[], metavar="NAME", help=option.describe())
@@ -35,7 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def suite_config(config: pytest.Config) -> SuiteConfig | None:
     """The suite's config from the command line, or None when no target was given (plugin stays inert:
     the `BILLING_*_URL` variables alone do not turn it on, so a project's own test run is unaffected)."""
-    given = {option.field: config.getoption(f"{_PREFIX}{option.name}".replace("-", "_")) for option in OPTIONS}
+    given = {
+        option.field: config.getoption(f"{_PREFIX}{option.name}".replace("-", "_"))
+        for option in OPTIONS
+        if not option.output
+    }
     if not (given["mifumo_url"] or given["wepay_url"]):
         return None
     try:
