@@ -1,10 +1,10 @@
 """`billing-mock proxy`: the validating proxy's command line, thin over `create_proxy_app`.
 
     billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--port 4010] [--record FILE]
-                       [--report FILE] [--junit-xml FILE] [--strict] [--upstream-timeout S]
+                       [--report FILE] [--junit-xml FILE] [--report-html FILE] [--strict] [--upstream-timeout S]
 
-Every flag also reads its `BILLING_MOCK_*` variable. The recording, report and JUnit file are written
-at shutdown (SIGINT, SIGTERM); the recording also on `POST /__mock/record/flush`.
+Every flag also reads its `BILLING_MOCK_*` variable. The recording and the reports (JSON, JUnit, HTML) are
+written at shutdown (SIGINT, SIGTERM); the recording also on `POST /__mock/record/flush`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def proxy_parser() -> argparse.ArgumentParser:
     )
     junit_help = "write a JUnit report (a test case per operation and rule) here at shutdown"
     flag(parser, "--junit-xml", junit_help, "none", type=Path, default=flags.env_value("junit-xml"))
+    html_help = "write the violations as one self-contained HTML page here at shutdown"
+    flag(parser, "--report-html", html_help, "none", type=Path, default=flags.env_value("report-html"))
     strict_help = "replace a violating answer with 502 naming the violations (env BILLING_MOCK_STRICT)"
     parser.add_argument("--strict", action="store_true", default=flags.switch("strict"), help=strict_help)
     timeout = flags.number("upstream-timeout", DEFAULT_UPSTREAM_TIMEOUT, float)
@@ -84,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
             record_path=args.record,
             report_path=args.report,
             junit_path=args.junit_xml,
+            html_path=args.report_html,
             mock=mock,
         )
     except ProxyConfigError as exc:
