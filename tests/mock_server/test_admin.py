@@ -162,6 +162,16 @@ def test_refused_requests_say_why_in_the_log(billing_mock: RunningMock) -> None:
         assert secret not in answer.text
 
 
+def test_a_replayed_refusal_still_says_why(billing_mock: RunningMock) -> None:
+    """Identical requests get the first one's answer replayed (mock_server.pipeline.replay): the reason too."""
+    client = httpx.Client(base_url=billing_mock.url, timeout=10)
+    client.delete("/__mock/requests")
+    for _ in range(4):
+        assert client.get(f"{LIST}?page_size=501", headers=billing_mock.wepay_headers).status_code == 400
+    log = client.get("/__mock/requests").json()["requests"]
+    assert [entry["reason"] for entry in log] == [[_reason("maximum", "query page_size: maximum 500, got 501")]] * 4
+
+
 def test_a_refused_requests_access_line_says_why() -> None:
     """`billing-mock` as users start it, at its default log level: the access line of a refused request
     ends with the reason (one line per request still), an accepted one's is uvicorn's own."""
