@@ -1,23 +1,27 @@
 """`billing-conformance`: run the suite against one or both APIs; exit 0 conformant, 1 a check failed (or
 the deadline was reached), 2 the run could not judge the backend (a bad flag, or a target that does not
-answer HTTP on the API's path or refuses the credentials; one line says which), 130 interrupted."""
+answer HTTP on the API's path or refuses the credentials; one line says which), 130 interrupted. The
+reports asked for (--junit-xml, --report-json, --report-html) are written on every one of these endings."""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
+import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from billing_contract import SpecError
-from conformance.config import config_from_options
+from conformance.config import SuiteConfig, config_from_options
 from conformance.errors import UsageError
-from conformance.junit import prepare_report_path, write_junit
+from conformance.junit import prepare_report_path
 from conformance.options import OPTIONS
 from conformance.pacing import STOP
+from conformance.recorded import mask
 from conformance.render import render
 from conformance.report import SuiteReport
+from conformance.reporting import ReportError, write_reports
 from conformance.version import package_version
 
 PROG = "billing-conformance"
@@ -42,63 +46,106 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_signals() -> None:
+class _Signals:
     """SIGTERM and Ctrl-C stop a run at once, also as a container's PID 1 (which the kernel spares a
     signal's default action, so `docker stop` would otherwise wait out its timeout): no request starts
-    after it (`pacing.STOP`), and the one in flight is interrupted."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _interrupt)
+    after it (`pacing.STOP`), and the one in flight is interrupted. The run then winds down without a
+    request, listing what it did not run in the reports; a second signal meanwhile, or one once the run is
+    over, does not cut the reports short."""
 
+    def __init__(self) -> None:
+        self.stopped_by = ""  # the signal's name
+        self.over = False
+        self._previous: dict[int, Any] = {}
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    STOP.set()
-    raise KeyboardInterrupt
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._interrupt)
 
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
-def _run(args: argparse.Namespace) -> tuple[SuiteReport, Path | None]:
-    """Check the flags (the report's path included) before the first request, then run."""
-    from conformance.runner import run_suite  # Schemathesis loads here, not for --version or a bad flag
-
-    config = config_from_options(vars(args))
-    junit = prepare_report_path(config.junit_xml) if config.junit_xml else None
-    progress = None if args.quiet else (lambda line: print(f"... {line}", file=sys.stderr, flush=True))
-    report = run_suite(config, progress)
-    if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
+    def _interrupt(self, signum: int, _frame: object) -> None:
+        if STOP.is_set() or self.over:
+            return
+        self.stopped_by = signal.Signals(signum).name
+        STOP.set()
         raise KeyboardInterrupt
-    return report, junit
 
 
-def _error(message: object) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+def _progress(line: str) -> None:
+    # Once stopped, the checks not run go to the reports, not the terminal: the reason is the line to see.
+    if not STOP.is_set():
+        print(f"... {line}", file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace, report: SuiteReport, signals: _Signals) -> SuiteConfig | None:
+    """Check the flags (the reports' paths included) before the first request, then run into `report`; the
+    config, for the reports. What ends a run without a verdict is recorded on the report: a usage error
+    (an unreachable target, refused credentials), a signal."""
+    config: SuiteConfig | None = None
+    try:
+        from conformance.runner import run_suite  # Schemathesis loads here, not for --version or a bad flag
+
+        config = config_from_options(vars(args))
+        for path in (config.junit_xml, config.report_json, config.report_html):
+            if path:
+                prepare_report_path(path)
+        run_suite(config, None if args.quiet else _progress, report)
+        if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
+            raise KeyboardInterrupt
+    except (UsageError, SpecError) as exc:
+        report.error = mask(str(exc), config.secrets() if config else {})
+    except KeyboardInterrupt:
+        report.interrupted = signals.stopped_by or "SIGINT"
+    return config
+
+
+def _informational(args: argparse.Namespace) -> bool:
+    """--version and --list-checks: answered without a run (and without loading Schemathesis)."""
+    if args.version:
+        print(f"{PROG} {package_version()}")
+    elif args.list_checks:
+        from conformance.catalog import render_catalog
+
+        print(render_catalog())
+    return bool(args.version or args.list_checks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     STOP.clear()
-    _stop_on_signals()
+    signals = _Signals()
+    signals.install()
+    started = time.monotonic()
+    report = SuiteReport()
+    config: SuiteConfig | None = None
     try:
-        args = build_parser().parse_args(argv)
-        if args.version:
-            print(f"{PROG} {package_version()}")
-            return 0
-        if args.list_checks:
-            from conformance.catalog import render_catalog
-
-            print(render_catalog())
-            return 0
-        report, junit = _run(args)
-    except (UsageError, SpecError) as exc:
-        return _error(exc)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted: the run is incomplete (no verdict)", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(render(report))
-    if junit:
         try:
-            write_junit(report, junit)
-        except OSError as exc:
-            return _error(f"--junit-xml {junit}: the report could not be written: {exc.strerror or exc}")
-    return report.exit_code
+            args = build_parser().parse_args(argv)
+        except UsageError as exc:
+            report.error = str(exc)
+        else:
+            if _informational(args):
+                return 0
+            config = _run(args, report, signals)
+        signals.over = True
+        report.duration = report.duration or time.monotonic() - started
+        if report.error:
+            print(f"{PROG}: error: {report.error}", file=sys.stderr)
+        elif report.interrupted:
+            print(f"{PROG}: {report.reason}", file=sys.stderr)
+        else:
+            print(render(report))
+        try:
+            write_reports(report, argv, config)
+        except ReportError as exc:
+            if not report.error:  # a report path the flags' check refused is already the one line said
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return report.exit_code
+    finally:
+        signals.restore()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class SuiteConfig:
     client_key: str | None = None
     # Where the CLI writes its JUnit report (the pytest plugin leaves reports to pytest's --junitxml).
     junit_xml: str | None = None
+    report_json: str | None = None
+    report_html: str | None = None
     # Bounds every pagination walk, so a looping or endless server cannot hold the run.
     max_pages: int = 60
     schema_checks: bool = True

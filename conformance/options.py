@@ -84,6 +84,9 @@ class Option:
             raise UsageError(f"{self.env_var}={raw!r} is not {expected}") from None
 
 
+# The options that name report files (written on every ending of a run, not settings of it).
+REPORT_FIELDS = ("junit_xml", "report_json", "report_html")
+
 OPTIONS: tuple[Option, ...] = (
     Option("mifumo-url", "Mifumo base URL to test (the URL the API's paths hang off)", metavar="URL"),
     Option("wepay-url", "WePay base URL to test", metavar="URL"),
@@ -102,4 +105,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("client-cert", "client certificate for mutual TLS (PEM; may hold the key too)", metavar="FILE"),
     Option("client-key", "the client certificate's private key (PEM)", metavar="FILE"),
     Option("junit-xml", "write a JUnit XML report here (its folder is made)", metavar="FILE", cli_only=True),
+    Option(
+        "report-json",
+        "write the run as JSON here (shape: conformance/reporting/report.schema.json)",
+        metavar="FILE",
+        cli_only=True,
+    ),
+    Option("report-html", "write the run as one self-contained HTML page here", metavar="FILE", cli_only=True),
 )

@@ -3,7 +3,7 @@ with what was expected, what came back and a `curl` to reproduce it."""
 
 from __future__ import annotations
 
-from conformance.report import Status, SuiteReport
+from conformance.report import RunState, Status, SuiteReport
 
 COLUMNS = (Status.PASSED, Status.FAILED, Status.BLOCKED, Status.SKIPPED)
 
@@ -16,24 +16,43 @@ def _table(title: str, table: dict[str, dict[Status, int]]) -> list[str]:
     return lines
 
 
+def score_line(passed: int, failed: int, blocked: int, skipped: int) -> str:
+    """How a score was made, in words (the terminal, the HTML page): blocked counts against, skipped not."""
+    decided = passed + failed + blocked
+    return (
+        f"{passed} of {decided} checks passed; {failed} failed, {blocked} blocked (counted against); "
+        f"{skipped} skipped (left out)"
+    )
+
+
 def _scores(report: SuiteReport) -> list[str]:
-    """The share of the checks that ran which passed; blocked and skipped are counted apart, never in it."""
+    """passed / (passed + failed + blocked) per operation; n/a where nothing was decided or the run did
+    not finish the operation."""
     lines = []
     counts = report.counts("operation")
     for operation, score in report.scores().items():
         c = counts[operation]
-        ran = c[Status.PASSED] + c[Status.FAILED]
         shown = f"{score:6.1%}" if score is not None else "   n/a"
-        lines.append(
-            f"  {operation:<32} {shown}  ({c[Status.PASSED]} of {ran} checks that ran passed; "
-            f"{c[Status.BLOCKED]} blocked, {c[Status.SKIPPED]} skipped)"
-        )
+        detail = score_line(c[Status.PASSED], c[Status.FAILED], c[Status.BLOCKED], c[Status.SKIPPED])
+        lines.append(f"  {operation:<32} {shown}  ({detail})")
     return lines
 
 
 def _indented(text: str, width: int) -> str:
     """Continuation lines of a multi-line message (Schemathesis' own) under its first line."""
     return text.strip().replace("\n", "\n" + " " * width)
+
+
+def verdict_of(report: SuiteReport) -> str:
+    """The run's verdict in words, as every report heads it."""
+    match report.state:
+        case RunState.PASSED:
+            return "CONFORMANT"
+        case RunState.ERROR:
+            return "NO VERDICT (usage error)"
+        case RunState.INTERRUPTED:
+            return "NO VERDICT (interrupted)"
+    return "NOT CONFORMANT (deadline reached, incomplete)" if report.deadline_reached else "NOT CONFORMANT"
 
 
 def render(report: SuiteReport) -> str:
@@ -60,6 +79,8 @@ def render(report: SuiteReport) -> str:
                 f"  got:      {_indented(finding.got, 12)}",
                 f"  reproduce: {finding.curl}",
             ]
+        if failure.omitted:
+            lines += ["", f"  … and {failure.omitted} more distinct failure(s) of {failure.check} (not listed)"]
     if report.deadline_reached:
         lines += ["", f"FAILURE {number + 1}: {report.deadline_message}"]
     if report.throttled:
@@ -67,9 +88,7 @@ def render(report: SuiteReport) -> str:
     if report.tls_warning:
         lines += ["", f"WARNING: {report.tls_warning}"]
     total = {status: sum(c[status] for c in report.counts("api").values()) for status in Status}
-    verdict = "CONFORMANT" if report.passed else "NOT CONFORMANT"
-    if report.deadline_reached:
-        verdict += " (deadline reached, incomplete)"
+    verdict = verdict_of(report)
     summary = ", ".join(f"{total[status]} {status.value}" for status in COLUMNS)
     lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s"]
     return "\n".join(lines)

@@ -1,10 +1,26 @@
-"""Results of a run: one `CheckResult` per check per operation, and their summaries."""
+"""Results of a run: one `CheckResult` per check per operation, and their summaries; how the run ended
+(`RunState`: a verdict, a usage error or an interruption), which every report writes."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from conformance.recorded import RecordedExchange
+
+
+class RunState(StrEnum):
+    PASSED = "passed"  # conformant (exit 0)
+    FAILED = "failed"  # a check failed, or the deadline left checks unrun (exit 1)
+    ERROR = "error"  # a usage error: bad flags, credentials refused, target unreachable (exit 2)
+    INTERRUPTED = "interrupted"  # stopped from outside, SIGINT or SIGTERM: no verdict (exit 130)
+
+
+EXIT_CODES = {RunState.PASSED: 0, RunState.FAILED: 1, RunState.ERROR: 2, RunState.INTERRUPTED: 130}
+# Distinct findings kept per check (each Schemathesis input that fails is one); the rest are counted.
+MAX_FINDINGS = 20
 
 
 class Status(StrEnum):
@@ -22,6 +38,8 @@ class Finding:
     expected: str = ""
     got: str = ""
     curl: str = ""
+    # What was sent and what came back, secrets masked (None when the check recorded none).
+    exchange: RecordedExchange | None = None
 
 
 @dataclass(frozen=True)
@@ -43,13 +61,24 @@ class CheckResult:
     blocked_by: str = ""
     # Further distinct failures of the same check, after the first (message, expected, got, curl above).
     more: tuple[Finding, ...] = ()
+    # The first failure's exchange.
+    exchange: RecordedExchange | None = None
+    # Distinct failures found beyond the MAX_FINDINGS kept ("and N more").
+    omitted: int = 0
+    # Not run, or not decided, because the run was stopped from outside (skipped; the run has no verdict).
+    interrupted: bool = False
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Every distinct failure of a failed check, the first one included."""
         if self.status is not Status.FAILED:
             return ()
-        return (Finding(self.message, self.expected, self.got, self.curl), *self.more)
+        return (Finding(self.message, self.expected, self.got, self.curl, self.exchange), *self.more)
+
+    @property
+    def cut_short(self) -> bool:
+        """Left undecided by the deadline or an interruption: the run did not finish it."""
+        return self.cut_by_deadline or self.interrupted
 
 
 @dataclass
@@ -68,18 +97,41 @@ class SuiteReport:
     tls_verified: bool = True
     # What the run was given (version, targets, seed, TLS), for the reports; never a secret.
     settings: dict[str, str] = field(default_factory=dict)
+    # When the run started (seconds since the epoch).
+    started_at: float = field(default_factory=time.time)
+    # Why the run could not be made (a usage error, exit 2); '' when it could.
+    error: str = ""
+    # What stopped the run from outside (`SIGINT`, `SIGTERM`; exit 130); '' when nothing did.
+    interrupted: str = ""
 
     @property
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if r.status is Status.FAILED]
 
     @property
+    def state(self) -> RunState:
+        if self.error:
+            return RunState.ERROR
+        if self.interrupted:
+            return RunState.INTERRUPTED
+        return RunState.FAILED if self.failures or self.deadline_reached else RunState.PASSED
+
+    @property
     def passed(self) -> bool:
-        return not self.failures and not self.deadline_reached
+        return self.state is RunState.PASSED
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        return EXIT_CODES[self.state]
+
+    @property
+    def reason(self) -> str:
+        """Why the run has no verdict, or what made it incomplete, in one line ('' for a finished run)."""
+        if self.error:
+            return self.error
+        if self.interrupted:
+            return f"interrupted ({self.interrupted}): the run is incomplete (no verdict)"
+        return self.deadline_message
 
     @property
     def tls_warning(self) -> str:
@@ -114,10 +166,15 @@ class SuiteReport:
         return dict(table)
 
     def scores(self) -> dict[str, float | None]:
-        """Per operation: the share of the checks that ran (passed or failed) that passed; None when no
-        check ran. Blocked and skipped checks decided nothing and are counted apart (`counts`)."""
+        """Per operation: passed / (passed + failed + blocked). A blocked check counts against: the rule it
+        checks could not be shown to hold because the target broke one it depends on (a page body of the
+        wrong shape scores low, not high). Skipped checks decided nothing and are left out. None when
+        nothing was decided, or when the run did not finish the operation (interrupted, or checks cut by
+        the deadline): a partial score would flatter."""
+        cut = {r.operation for r in self.results if r.cut_short}
         scores: dict[str, float | None] = {}
         for operation, counts in sorted(self.counts("operation").items()):
-            ran = counts[Status.PASSED] + counts[Status.FAILED]
-            scores[operation] = counts[Status.PASSED] / ran if ran else None
+            decided = counts[Status.PASSED] + counts[Status.FAILED] + counts[Status.BLOCKED]
+            complete = operation not in cut and not self.interrupted
+            scores[operation] = counts[Status.PASSED] / decided if decided and complete else None
         return scores

@@ -14,7 +14,8 @@ checks that depend on it are reported blocked by the check that found it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -27,8 +28,9 @@ from conformance.context import CheckContext
 from conformance.errors import CredentialsRejected, TargetUnreachable
 from conformance.http import Client
 from conformance.outcome import Blocked, Failed, Skipped
-from conformance.pacing import DeadlineExceeded, Pacer
+from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Pacer
 from conformance.preflight import FIRST_OPERATION, check_flags, check_targets
+from conformance.recorded import from_exchange
 from conformance.registry import SemanticCheck
 from conformance.report import CheckResult, Finding, Status, SuiteReport
 from conformance.schema_checks import run_schema_checks
@@ -39,6 +41,7 @@ __all__ = ["CredentialsRejected", "TargetUnreachable", "run_semantic_check", "ru
 
 Progress = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
+INTERRUPTED_SKIP = "not run: the run was interrupted"
 
 
 def no_response(exc: httpx.HTTPError, timeout: float) -> str:
@@ -55,22 +58,24 @@ def no_response(exc: httpx.HTTPError, timeout: float) -> str:
 
 
 def _failed(item: SemanticCheck, ctx: CheckContext, started: float, failure: Failed) -> CheckResult:
-    def curl(found: Failed) -> str:
+    def finding(found: Failed) -> Finding:
         exchange = found.exchange or ctx.client.last
-        return exchange.curl(ctx.client.secrets) if exchange else ""
+        curl = exchange.curl(ctx.client.secrets) if exchange else ""
+        return Finding(found.message, found.expected, found.got, curl, from_exchange(exchange, ctx.client.secrets))
 
-    more = tuple(Finding(f.message, f.expected, f.got, curl(f)) for f in failure.more)
+    first = finding(failure)
     return CheckResult(
         item.api,
         item.operation,
         item.name,
         Status.FAILED,
-        message=failure.message,
-        expected=failure.expected,
-        got=failure.got,
-        curl=curl(failure),
+        message=first.message,
+        expected=first.expected,
+        got=first.got,
+        curl=first.curl,
         duration=time.monotonic() - started,
-        more=more,
+        more=tuple(finding(f) for f in failure.more),
+        exchange=first.exchange,
     )
 
 
@@ -109,6 +114,13 @@ def run_semantic_check(
         return result(Status.SKIPPED, str(skip))
     except Blocked as blocked:
         return result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker)
+    except Interrupted:
+        return result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True)
+    except KeyboardInterrupt:
+        if not STOP.is_set():
+            raise
+        # Ctrl-C or SIGTERM (conformance.cli) landed inside this check: undecided, and the run winds down.
+        return result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True)
     except DeadlineExceeded:
         return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)
     except httpx.HTTPError as exc:
@@ -133,7 +145,12 @@ def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: Su
     for item in checks_for(api):
         if item.name in config.exclude_checks:
             continue
-        if ctx.client.pacer.expired():
+        if STOP.is_set():
+            # Stopped from outside: nothing more starts; what is left is listed in the reports as not run.
+            result = CheckResult(
+                item.api, item.operation, item.name, Status.SKIPPED, message=INTERRUPTED_SKIP, interrupted=True
+            )
+        elif ctx.client.pacer.expired():
             # Nothing starts after the deadline, not even a check that could answer from cache.
             result = CheckResult(
                 item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
@@ -150,6 +167,10 @@ def _schema_phase(
     api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, say: Progress
 ) -> set[str]:
     """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
+    stopped = CheckResult(api, api, "schema_checks", Status.SKIPPED, "schema", INTERRUPTED_SKIP, interrupted=True)
+    if STOP.is_set():
+        report.results.append(stopped)
+        return set()
     if pacer.expired():
         report.deadline_reached = True
         say(f"{api}: schema checks not run, deadline reached")
@@ -157,6 +178,11 @@ def _schema_phase(
     say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
         run = run_schema_checks(config, api, say, pacer, spec, tls)
+    except KeyboardInterrupt:
+        if not STOP.is_set():
+            raise
+        report.results.append(stopped)  # stopped inside Schemathesis before it reported anything
+        return set()
     except Exception:
         # Schemathesis giving up is a finding, not a crash.
         report.results.append(
@@ -187,37 +213,74 @@ def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
     return settings
 
 
-def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteReport:
-    """The whole run; UsageError (and its kinds) before any check when the preflight fails."""
+@contextmanager
+def _until_stopped() -> Iterator[None]:
+    """A Ctrl-C or SIGTERM inside the block (conformance.cli sets `STOP`, then interrupts) ends only the
+    block. The run goes on winding down, every request now refused at once by the pacer, so each check left
+    is reported "not run" in the reports instead of being lost."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not STOP.is_set():
+            raise
+
+
+def _semantic_checks(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings,
+                     report: SuiteReport, broken: set[str], say: Progress) -> None:  # fmt: skip
+    client = Client(
+        config.url_for(api) or "", config.auth_headers(api), config.timeout, pacer, config.secrets(), verify=tls.context
+    )
+    ctx = CheckContext(api, client, spec, config)
+    first = spec.operations[FIRST_OPERATION[api]]
+    if first.label in broken:
+        ctx.schema_reported_by = "response_schema_conformance"
+    try:
+        _semantic_phase(api, ctx, config, report, say)
+    finally:
+        client.close()
+
+
+def run_suite(config: SuiteConfig, progress: Progress | None = None, report: SuiteReport | None = None) -> SuiteReport:
+    """The whole run; UsageError (and its kinds) before any check when the preflight fails. `report` (given
+    by the CLI, so that a usage error or an interruption still has the results so far to write) is filled
+    in and returned."""
     say = progress or (lambda _message: None)
     started = time.monotonic()
+    report = report if report is not None else SuiteReport()
+    report.deadline = config.deadline
     # One pacer for every request of the run: the preflight, Schemathesis and the semantic checks.
     pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
     spec = Spec.load(config.spec_path)
     tls = check_flags(config, spec)
-    check_targets(config, spec, pacer, tls)
-    report = SuiteReport(deadline=config.deadline, tls_verified=tls.verify, settings=run_settings(config, tls))
-    for api in config.apis:
+    report.tls_verified, report.settings = tls.verify, run_settings(config, tls)
+    with _until_stopped():
+        check_targets(config, spec, pacer, tls)
+    for api in config.apis if not STOP.is_set() else ():
         broken: set[str] = set()
         if config.schema_checks:
-            broken = _schema_phase(api, config, pacer, spec, tls, report, say)
+            with _until_stopped():
+                broken = _schema_phase(api, config, pacer, spec, tls, report, say)
         if config.semantic_checks:
-            client = Client(
-                config.url_for(api) or "",
-                config.auth_headers(api),
-                config.timeout,
-                pacer,
-                config.secrets(),
-                verify=tls.context,
-            )
-            ctx = CheckContext(api, client, spec, config)
-            first = spec.operations[FIRST_OPERATION[api]]
-            if f"{first.method.upper()} {first.path}" in broken:
-                ctx.schema_reported_by = "response_schema_conformance"
-            try:
-                _semantic_phase(api, ctx, config, report, say)
-            finally:
-                client.close()
+            with _until_stopped():
+                _semantic_checks(api, config, pacer, spec, tls, report, broken, say)
+    if STOP.is_set():
+        _list_not_run(config, report)
     report.throttled, report.throttled_seconds = pacer.throttled, pacer.throttled_seconds
     report.duration = time.monotonic() - started
     return report
+
+
+def _list_not_run(config: SuiteConfig, report: SuiteReport) -> None:
+    """After an interruption, wherever it landed: each semantic check of the run with no result, and each
+    API's Schemathesis checks when none has one, are reported not run (the reports list what was left)."""
+    reported = {(r.api, r.check) for r in report.results}
+    for api in config.apis:
+        if config.schema_checks and not any(r.api == api and r.kind == "schema" for r in report.results):
+            report.results.append(
+                CheckResult(api, api, "schema_checks", Status.SKIPPED, "schema", INTERRUPTED_SKIP, interrupted=True)
+            )
+        left = [c for c in checks_for(api) if c.name not in config.exclude_checks and (api, c.name) not in reported]
+        for item in left if config.semantic_checks else []:
+            report.results.append(
+                CheckResult(api, item.operation, item.name, Status.SKIPPED, message=INTERRUPTED_SKIP, interrupted=True)
+            )

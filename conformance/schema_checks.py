@@ -42,8 +42,9 @@ from billing_contract import TAGS, facts, rules
 from billing_contract.spec import Spec
 from conformance import repro
 from conformance.config import SuiteConfig
-from conformance.pacing import DeadlineExceeded, Pacer
-from conformance.report import CheckResult, Finding, Status
+from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Pacer
+from conformance.recorded import from_interaction
+from conformance.report import MAX_FINDINGS, CheckResult, Finding, Status
 from conformance.tls import TlsSettings
 
 # Schemathesis' own "time budget spent" interrupt, private to its engine: raised from the paced transport when
@@ -116,6 +117,17 @@ NOT_EXERCISED = {
 STATEFUL_REASON = "needs resources the API creates or deletes; this contract is read-only"
 # Request headers that say nothing about the case; a repro leaves them out.
 NOISE_HEADERS = {"user-agent", "accept", "accept-encoding", "connection", "content-length"}
+# Checks that judge the input sent (was it refused, accepted, answered without a 5xx?): each distinct input
+# that fails one is its own finding. The other checks judge the answer: the same wrong answer to many
+# inputs is one finding (a page body of the wrong shape is reported once, not once per case).
+INPUT_CHECKS = {
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "ignored_auth",
+    "unsupported_method",
+    "not_a_server_error",
+}
 
 
 def registered_checks() -> list[str]:
@@ -157,9 +169,25 @@ def exercised(name: str, case: Any, response: Any) -> bool:
 class _Tally:
     passed: int = 0
     failed: int = 0
-    first_failure: tuple[str, str, str, int | None] | None = None  # title, got, curl, response status
-    more: list[tuple[str, str, str]] = field(default_factory=list)
+    # Seconds spent on the cases the check was applied to (they are shared by every check of the operation).
+    elapsed: float = 0.0
+    # Distinct failures, in the order found (at most MAX_FINDINGS kept), and how many more there were.
+    findings: list[Finding] = field(default_factory=list)
+    seen: set[tuple[str, ...]] = field(default_factory=set)
+    omitted: int = 0
+    first_status: int | None = None  # the first failure's response status
     cases: list[str] = field(default_factory=list)
+
+    def add(self, key: tuple[str, ...], finding: Finding, status: int | None) -> None:
+        if not self.seen:
+            self.first_status = status
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(finding)
+        else:
+            self.omitted += 1
 
 
 @dataclass
@@ -170,6 +198,8 @@ class SchemaRun:
     deadline_reached: bool = False
     # Operations whose documented 200 body Schemathesis found breaking the schema.
     schema_broken_200: set[str] = field(default_factory=set)
+    # The run was stopped from outside during the phase: what it had not decided is not passed.
+    interrupted: bool = False
 
 
 def drop_ungeneratable(context: Any, case: Any) -> Any:
@@ -201,6 +231,7 @@ class _PacedTransport:
         self._inner = inner
         self.pacer = pacer
         self.deadline_reached = False
+        self.interrupted = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -224,6 +255,9 @@ class _PacedTransport:
 
         try:
             return self.pacer.send(send, lambda r: r.status_code, retry_after, requested)
+        except Interrupted:
+            self.interrupted = True
+            raise BudgetExpired() from None
         except DeadlineExceeded:
             self.deadline_reached = True
             raise BudgetExpired() from None
@@ -342,6 +376,8 @@ def run_schema_checks(
     schema.hook("map_case")(drop_ungeneratable)
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     errors: dict[str, tuple[int, events.NonFatalError]] = {}
+    # Seconds per operation spent in scenarios (the time of a `schema_request_errors` finding).
+    scenario_time: dict[str, float] = defaultdict(float)
     # Connexion-based servers log every unknown parameter Schemathesis sends; keep the output readable.
     logging.getLogger("connexion").setLevel(logging.ERROR)
     recorder = _Recorder(spec, config.secrets(), tallies)
@@ -349,27 +385,30 @@ def run_schema_checks(
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 recorder.record(event.recorder)
+                scenario_time[event.recorder.label] += event.elapsed_time or 0.0
             elif isinstance(event, events.NonFatalError):
                 count, first = errors.get(event.label, (0, event))
                 errors[event.label] = (count + 1, first)
             elif isinstance(event, events.FatalError):
                 raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
-    results, fingerprints = _results(api, tallies, config, transport.deadline_reached)
+    interrupted = transport.interrupted or STOP.is_set()
+    results, fingerprints = _results(api, tallies, config, transport.deadline_reached, interrupted)
     secrets = config.secrets()
     if ERROR_CHECK not in config.exclude_checks:
-        results += [_error_result(api, label, n, first, secrets) for label, (n, first) in sorted(errors.items())]
+        for label, (count, first) in sorted(errors.items()):
+            results.append(_error_result(api, label, count, first, secrets, scenario_time[label]))
     for result in results:
         progress(f"{api}: {result.check} on {result.operation} {result.status.value}")
     broken = {
         label
         for (label, name), tally in tallies.items()
-        if name == "response_schema_conformance" and tally.first_failure and tally.first_failure[3] == 200
+        if name == "response_schema_conformance" and tally.failed and tally.first_status == 200
     }
-    return SchemaRun(results, fingerprints, transport.deadline_reached, broken)
+    return SchemaRun(results, fingerprints, transport.deadline_reached, broken, interrupted)
 
 
 def _error_result(
-    api: str, label: str, count: int, event: events.NonFatalError, secrets: dict[str, str]
+    api: str, label: str, count: int, event: events.NonFatalError, secrets: dict[str, str], elapsed: float = 0.0
 ) -> CheckResult:
     """Schemathesis could not test an operation (no response: timeout, dropped connection...): a finding."""
     info = event.info
@@ -383,6 +422,7 @@ def _error_result(
         expected=EXPECTATIONS[ERROR_CHECK],
         got=info.message.strip(),
         curl=repro.hide_secrets((info.code_sample or "").strip(), secrets),
+        duration=elapsed,
     )
 
 
@@ -399,8 +439,10 @@ class _Recorder:
             label = case.operation.label if case is not None else recorder.label
             interaction = recorder.interactions.get(case_id)
             response = interaction.response if interaction is not None else None
+            elapsed = float(getattr(response, "elapsed", 0.0) or 0.0)
             for node in nodes:
                 tally = self.tallies[(label, node.name)]
+                tally.elapsed += elapsed
                 if case is not None:
                     tally.cases.append(repr((case.method, case.path, case.path_parameters, case.query, case.headers)))
                 if node.status == EngineStatus.FAILURE:
@@ -422,36 +464,48 @@ class _Recorder:
             violations = rules.body_matches(self.spec, operation, _Sent(response)) if operation else []
             got = f"HTTP {status}: " + "; ".join(v.got for v in violations) if violations else got
         curl = curl_for(interaction.request, self.secrets) if interaction is not None else ""
-        entry = (failure.title, got, curl)
-        if tally.first_failure is None:
-            tally.first_failure = (*entry, status)
-        elif entry[0] != tally.first_failure[0] and entry[0] not in [m[0] for m in tally.more]:
-            # Another kind of failure of the same check; the same kind on other cases is one finding.
-            tally.more.append(entry)
+        # A check on the input: each failing input is a finding; on the answer: each distinct wrong answer.
+        key = (failure.title, got, curl) if node.name in INPUT_CHECKS else (failure.title, got)
+        expected = EXPECTATIONS.get(node.name, "see the message")
+        exchange = from_interaction(interaction, self.secrets)
+        tally.add(key, Finding(failure.title, expected, got, curl, exchange), status)
+
+
+def _failed_result(base: dict[str, Any], tally: _Tally) -> CheckResult:
+    first, *more = tally.findings or [Finding("failed", EXPECTATIONS.get(base["check"], ""))]
+    return CheckResult(**base, status=Status.FAILED, message=first.message, expected=first.expected,
+                       got=first.got, curl=first.curl, exchange=first.exchange, more=tuple(more),
+                       omitted=tally.omitted)  # fmt: skip
 
 
 def _results(
-    api: str, tallies: dict[tuple[str, str], _Tally], config: SuiteConfig, incomplete: bool = False
+    api: str,
+    tallies: dict[tuple[str, str], _Tally],
+    config: SuiteConfig,
+    incomplete: bool = False,
+    interrupted: bool = False,
 ) -> tuple[list[CheckResult], dict[str, str]]:
-    """One result per (operation, check); when the deadline cut the phase short, no check is passed on
-    the cases it happened to reach: it is skipped (a failure found before stays a failure)."""
+    """One result per (operation, check); when the deadline or an interruption cut the phase short, no
+    check is passed on the cases it happened to reach: it is skipped (a failure found before stays one)."""
     results, fingerprints = [], {}
     for (label, name), tally in sorted(tallies.items()):
         if name in config.exclude_checks:
             continue
         fingerprints[f"{label}::{name}"] = hashlib.sha256("\n".join(sorted(tally.cases)).encode()).hexdigest()[:16]
-        base = {"api": api, "operation": label, "check": name, "kind": "schema"}
+        base = {"api": api, "operation": label, "check": name, "kind": "schema", "duration": tally.elapsed}
         if tally.failed:
-            title, got, curl, _ = tally.first_failure or ("failed", "", "", None)
-            expected = EXPECTATIONS.get(name, "see the message")
-            more = tuple(Finding(t, expected, g, c) for t, g, c in tally.more)
-            result = CheckResult(**base, status=Status.FAILED, message=title, expected=expected, got=got,
-                                 curl=curl, more=more)  # fmt: skip
+            result = _failed_result(base, tally)
+        elif tally.passed and interrupted:
+            message = f"not decided: the run was interrupted after {tally.passed} passing case(s)"
+            result = CheckResult(**base, status=Status.SKIPPED, message=message, interrupted=True)
         elif tally.passed and incomplete:
             message = f"not decided: the run's deadline was reached after {tally.passed} passing case(s)"
             result = CheckResult(**base, status=Status.SKIPPED, message=message, cut_by_deadline=True)
         elif tally.passed:
             result = CheckResult(**base, status=Status.PASSED, message=f"{tally.passed} case(s)")
+        elif interrupted and name not in STATEFUL_ONLY:
+            result = CheckResult(**base, status=Status.SKIPPED, message="not decided: the run was interrupted",
+                                 interrupted=True)  # fmt: skip
         else:
             reason = STATEFUL_REASON if name in STATEFUL_ONLY else NOT_EXERCISED.get(name, "no generated case applied")
             result = CheckResult(**base, status=Status.SKIPPED, message=f"not exercised: {reason}")

@@ -209,7 +209,7 @@ def create_app(config: MockConfig | None = None, dataset: Dataset | None = None)
         spec, dataset or build_dataset(config, spec), SharedDataset(state_dir) if state_dir else None
     )
     handlers = _handlers(spec, serving)
-    renderer = ErrorRenderer(spec)
+    renderer = ErrorRenderer(spec, config.credentials)
     plans: dict[str, OperationPlan] = {}
     as_connexion_reads_it = Spec(for_connexion(spec), spec.path)  # what connexion and the plans validate
     if config.compiled_path and not (config.controls.rate_limit or config.controls.error_rate):

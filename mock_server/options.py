@@ -190,6 +190,13 @@ OPTIONS: tuple[Option, ...] = (
         shown="none",
         metavar="FILE",
     ),
+    Option(
+        "report-html",
+        "write the violations as one self-contained HTML page here at shutdown",
+        kind=Path,
+        shown="none",
+        metavar="FILE",
+    ),
     Option("strict", "replace a violating answer with 502 naming the violations", False, switch=True),
     Option(
         "upstream-timeout",
@@ -254,7 +261,8 @@ PROXY = Command(
     "Forward each API to a real backend, check every exchange against the contract, and optionally record "
     "what comes back as fixtures. An API without an upstream is served by the mock.",
     (
-        *("mifumo-upstream", "wepay-upstream", "host", "port", "record", "report", "junit-xml", "strict"),
+        *("mifumo-upstream", "wepay-upstream", "host", "port", "record", "report", "junit-xml", "report-html"),
+        "strict",
         *("upstream-timeout", "log-level", "admin-token", *DATASET),
     ),
 )

@@ -22,8 +22,10 @@ from billing_contract.spec import Spec
 from mock_server.errors.drf import DrfEnvelope
 from mock_server.errors.envelope import GATEWAY_STATUS, Envelope, ErrorResponse
 from mock_server.errors.problem import ApiProblem, Kind
+from mock_server.errors.reasons import problem_reasons
 from mock_server.errors.v3 import V3Envelope
-from mock_server.security import credentials_presented, token_error
+from mock_server.pipeline.scope import set_reason
+from mock_server.security import Credentials, bearer_accepted, credentials_presented, same_secret, token_error
 
 logger = logging.getLogger("billing_mock.errors")
 
@@ -42,8 +44,10 @@ class FallbackEnvelope:
 
 
 class ErrorRenderer:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, credentials: Credentials | None = None) -> None:
         self.spec = spec
+        # To say which credential was refused (the request log's reason); never shown, only compared.
+        self.credentials = credentials
         self.envelopes: dict[str, Envelope] = {tag: cls(spec) for tag, cls in ENVELOPES_BY_TAG.items()}
         self.fallback = FallbackEnvelope()
         self._schemes_by_tag = {tag: self._security_schemes(tag) for tag in self.envelopes}
@@ -87,18 +91,35 @@ class ErrorRenderer:
         reason = token_error(authorization, time.time()).value if presented and authorization else None
         return ApiProblem(Kind.UNAUTHENTICATED, credentials_presented=presented, token_error=reason)
 
-    def render(self, path: str, method: str, headers: Mapping[str, str], exc: Exception) -> ErrorResponse:
+    def render(
+        self, path: str, method: str, headers: Mapping[str, str], exc: Exception, scope: Scope | None = None
+    ) -> ErrorResponse:
+        """The API's answer to `exc`; with the request's `scope`, why it was refused is recorded there too
+        (for the request log and the access line)."""
         tag, envelope = self.envelope_for(path)
-        return envelope.render(self.to_problem(exc, tag, headers), method)
+        problem = self.to_problem(exc, tag, headers)
+        if scope is not None:
+            schemes = self._schemes_by_tag.get(tag or "", [])
+            set_reason(scope, problem_reasons(problem, method, path, headers, schemes, self._accepted))
+        return envelope.render(problem, method)
+
+    def _accepted(self, header: str, value: str) -> bool:
+        """Whether a presented credential header holds the configured value."""
+        if self.credentials is None:
+            return False
+        if header.lower() == "authorization":
+            return bearer_accepted({"authorization": value}, self.credentials)
+        expected = self.credentials.expected_api_key(header)
+        return expected is not None and same_secret(value, expected)
 
     def response(self, scope: Scope, problem: ApiProblem) -> Response:
         """A problem found outside connexion (a bad `Prefer`, an undocumented path), as a response."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        rendered = self.render(scope["path"], scope["method"], headers, problem)
+        rendered = self.render(scope["path"], scope["method"], headers, problem, scope)
         return Response(orjson.dumps(rendered.body), rendered.status, rendered.headers, "application/json")
 
     async def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        rendered = self.render(request.url.path, request.method, request.headers, exc)
+        rendered = self.render(request.url.path, request.method, request.headers, exc, request.scope)
         return ConnexionResponse(
             status_code=rendered.status,
             body=orjson.dumps(rendered.body),

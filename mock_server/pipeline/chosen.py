@@ -13,8 +13,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing_contract.spec import Spec
 from mock_server.documented import DocumentedResponses
+from mock_server.errors.reasons import chosen_reasons
 from mock_server.pipeline.preferences import preference_problem
-from mock_server.pipeline.scope import Preference, operation_of, preference_of
+from mock_server.pipeline.scope import Preference, operation_of, preference_of, set_reason
 
 # The statuses a credentials check answers; each operation documents the one its API uses.
 CREDENTIALS_STATUSES = (401, 403)
@@ -62,6 +63,7 @@ class CheckedPreference:
             )
         if code == self.credentials_status.get(operation_id):
             if preference.example:
+                set_reason(scope, chosen_reasons(code, preference.example))
                 await documented.response(operation_id, code, preference.example)(scope, receive, send)
                 return
             # Refused as the real check refuses: the body says whether credentials were presented
@@ -82,5 +84,8 @@ class ChosenAnswer:
             await self.next_app(scope, receive, send)
             return
         operation_id, preference = chosen
-        response = self.documented.response(operation_id, preference.code or 200, preference.example)
+        code = preference.code or 200
+        if code >= 400:
+            set_reason(scope, chosen_reasons(code, preference.example))
+        response = self.documented.response(operation_id, code, preference.example)
         await response(scope, receive, send)

@@ -23,5 +23,5 @@ class InjectedErrors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         operation_id = operation_of(scope)
         if operation_id in self.operations and self.random.random() < self.rate:
-            raise ApiProblem(Kind.SERVER_ERROR)
+            raise ApiProblem(Kind.SERVER_ERROR, detail="a 500 injected by --error-rate")
         await self.next_app(scope, receive, send)

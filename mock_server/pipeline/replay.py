@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server.pipeline.scope import NO_PREFERENCE, preference_of
+from mock_server.pipeline.scope import NO_PREFERENCE, preference_of, reason_of, set_reason
 
 Key = tuple[int, str, str, bytes, tuple[tuple[bytes, bytes], ...]]
 # A request with a body, or one choosing its answer, is never replayed.
@@ -29,6 +29,8 @@ _SEEN_LIMIT = 65_536
 class Answer:
     start: Message
     body: bytes
+    # Why the request was refused, if it was: a replayed refusal says why too (the request log).
+    reason: list[dict[str, str]] | None = None
 
     @property
     def size(self) -> int:
@@ -91,6 +93,8 @@ class ReplayCache:
         answer = self._answers.get(key)
         if answer is not None:
             self._answers.move_to_end(key)
+            if answer.reason:
+                set_reason(scope, answer.reason)
             # Middleware outside (CORS) edits the start message in place: every replay gets its own copy.
             await send(_copy(answer.start))
             await send({"type": "http.response.body", "body": answer.body})
@@ -108,7 +112,7 @@ class ReplayCache:
         bodies = [m for m in messages if m["type"] == "http.response.body"]
         starts = [m for m in messages if m["type"] == "http.response.start"]
         if len(starts) == 1 and len(bodies) == 1 and not bodies[0].get("more_body"):
-            self._store(key, Answer(starts[0], bodies[0].get("body", b"")))
+            self._store(key, Answer(starts[0], bodies[0].get("body", b""), reason_of(scope)))
 
 
 def _copy(message: Message) -> Message:

@@ -1,13 +1,18 @@
 """The request log: what the contract routes received, so a client's test can assert what its code sent.
 
-Each entry: when, how long the answer took, its status (null when a fault sent none), which fault, and
-the headers the contract reads, secrets masked. Kept in the process, or, with several workers, in a
-file they all append to (mock_server.shared_state).
+Each entry: when, how long the answer took, its status (null when a fault sent none), which fault, why
+the request was refused (null when it was not), and the headers the contract reads, secrets masked. Kept
+in the process, or, with several workers, in a file they all append to (mock_server.shared_state).
+
+A refused request's access line says why too: uvicorn's own line, with the reason appended (`… 400 Bad
+Request: query page_size: maximum 100, got 101`), wherever uvicorn's access log is on.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import logging
 import math
 import time
 from collections import deque
@@ -18,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_contract.spec import Spec
 from mock_server.cors import request_headers
-from mock_server.pipeline.scope import fault_of
+from mock_server.pipeline.scope import fault_of, reason_of, start_record
 
 LOG_SIZE = 10_000
 MASK = "***"
@@ -86,6 +91,7 @@ class RequestLog:
                 "status": status or None,
                 "duration_ms": round(duration * 1000, 2),
                 "fault": fault_of(scope),
+                "reason": reason_of(scope),
             }
         )
 
@@ -103,8 +109,61 @@ def _iso(timestamp: float) -> str:
     return f"{_second(seconds)}.{micros % 1_000_000 // 1000:03d}Z"
 
 
+# The reason of the refused request whose status line uvicorn is writing (its access line is logged then).
+_REASON: contextvars.ContextVar[str | None] = contextvars.ContextVar("billing_mock_reason", default=None)
+ACCESS_LOGGER = logging.getLogger("uvicorn.access")
+
+
+class _ReasonOnRecord(logging.Filter):
+    """Puts the reason, if any, on uvicorn's access record (a filter on the `uvicorn.access` logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.billing_mock_reason = _REASON.get()
+        return True
+
+
+class _WithReason(logging.Formatter):
+    """Wraps an access handler's formatter (uvicorn's): the same line, with `: <reason>` appended."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        reason = getattr(record, "billing_mock_reason", None)
+        return f"{line}: {reason}" if reason else line
+
+
+_ON_RECORD = _ReasonOnRecord()
+
+
+def _reasons_in_access_lines() -> None:
+    """Once uvicorn has set up its logging (handlers are replaced when it does): each access handler's
+    formatter wrapped, the filter added (both idempotent)."""
+    ACCESS_LOGGER.addFilter(_ON_RECORD)
+    for handler in ACCESS_LOGGER.handlers:
+        if not isinstance(handler.formatter, _WithReason):
+            handler.setFormatter(_WithReason(handler.formatter))
+
+
+def reason_line(reasons: list[dict[str, str]]) -> str:
+    return "; ".join(reason["message"] for reason in reasons)
+
+
+async def _send_with_reason(send: Send, message: Message, reasons: list[dict[str, str]]) -> None:
+    """Send the status line of a refused request; its access line, when uvicorn writes one, says why."""
+    _reasons_in_access_lines()
+    token = _REASON.set(reason_line(reasons))
+    try:
+        await send(message)
+    finally:
+        _REASON.reset(token)
+
+
 class RequestLogging:
-    """Logs every request that reaches it, with the status of its answer (null when none was sent)."""
+    """Logs every request that reaches it, with the status of its answer (null when none was sent) and,
+    when refused, why (in the entry and in the access line)."""
 
     def __init__(self, app: ASGIApp, log: RequestLog) -> None:
         self.app = app
@@ -116,11 +175,16 @@ class RequestLogging:
             return
         status = 0  # stays 0 when a fault closes the connection without an answer
         started = self.log.clock()
+        record = start_record(scope)
 
         async def observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                reasons = record.get("reason")
+                if reasons:
+                    await _send_with_reason(send, message, reasons)
+                    return
             await send(message)
 
         try:

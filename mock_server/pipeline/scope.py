@@ -1,5 +1,6 @@
 """What the pipeline records about one request, in its ASGI scope: the preference read from `Prefer`,
-the fault applied (for the request log), and, once connexion has routed it, the operation."""
+the fault applied and why the request was refused (for the request log), and, once connexion has routed
+it, the operation."""
 
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ NO_PREFERENCE = Preference()
 
 
 def _record(scope: Scope) -> dict[str, Any]:
+    """This request's record. Created by the request log before anything runs, so that the copies of the
+    scope connexion's router makes (shallow) share it, and a reason set deep inside reaches the log."""
     return scope.setdefault("extensions", {}).setdefault(SCOPE_KEY, {})
+
+
+def start_record(scope: Scope) -> dict[str, Any]:
+    return _record(scope)
 
 
 def set_preference(scope: Scope, preference: Preference) -> None:
@@ -47,6 +54,15 @@ def set_fault(scope: Scope, fault: str) -> None:
 def fault_of(scope: Scope) -> str | None:
     """The fault applied to this request, if any (for the request log)."""
     return scope.get("extensions", {}).get(SCOPE_KEY, {}).get("fault")
+
+
+def set_reason(scope: Scope, reasons: list[dict[str, str]]) -> None:
+    """Why the request was refused (mock_server.errors.reasons), for the request log and the access line."""
+    _record(scope)["reason"] = reasons
+
+
+def reason_of(scope: Scope) -> list[dict[str, str]] | None:
+    return scope.get("extensions", {}).get(SCOPE_KEY, {}).get("reason")
 
 
 def operation_of(scope: Scope) -> str | None:

@@ -27,6 +27,7 @@ from mock_server.proxy.config import ProxyConfig
 from mock_server.proxy.exchange import RelayedExchange
 from mock_server.proxy.forward import ForwardedRequest, Upstream, UpstreamAnswer, UpstreamError
 from mock_server.proxy.recorder import Recorder
+from mock_server.proxy.report_page import write_page
 from mock_server.proxy.violations import Violation, ViolationLog, now
 
 VIOLATIONS_PATH = "/__mock/violations"
@@ -85,7 +86,7 @@ class ProxyApp:
                 return
 
     async def close(self) -> None:
-        """At shutdown: the recording, the report and the JUnit file are written, the connections closed."""
+        """At shutdown: the recording and the reports (JSON, JUnit, HTML) are written, the connections closed."""
         self.write_outputs()
         for upstream in self.upstreams.values():
             upstream.close()
@@ -97,6 +98,8 @@ class ProxyApp:
             self.violations.write_report(self.config.report_path)
         if self.config.junit_path is not None:
             self.violations.write_junit(self.config.junit_path)
+        if self.config.html_path is not None:
+            write_page(self.violations, self.config, self.config.html_path)
 
     def _guarded(self, scope: Scope, route: Callable[[], Response]) -> Response:
         """The proxy's tooling routes are guarded as the mock's log and write routes are (--admin-token)."""

@@ -1,10 +1,10 @@
 """`billing-mock proxy`: the validating proxy's command, thin over `create_proxy_app`.
 
     billing-mock proxy --mifumo-upstream URL --wepay-upstream URL [--port 4010] [--record FILE]
-                       [--report FILE] [--junit-xml FILE] [--strict] [--upstream-timeout S]
+                       [--report FILE] [--junit-xml FILE] [--report-html FILE] [--strict] [--upstream-timeout S]
 
 Its options, and the `BILLING_MOCK_*` variable each also reads, are `mock_server.options.PROXY`'s; `billing-mock`
-(`mock_server.cli`) parses them. The recording, report and JUnit file are written at shutdown (SIGINT,
+(`mock_server.cli`) parses them. The recording and the reports (JSON, JUnit, HTML) are written at shutdown (SIGINT,
 SIGTERM); the recording also on `POST /__mock/record/flush`.
 """
 
@@ -38,6 +38,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
             record_path=args.record,
             report_path=args.report,
             junit_path=args.junit_xml,
+            html_path=args.report_html,
             mock=mock,
         )
     except ProxyConfigError as exc:

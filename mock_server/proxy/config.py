@@ -27,6 +27,7 @@ class ProxyConfig:
     record_path: Path | None = None
     report_path: Path | None = None
     junit_path: Path | None = None
+    html_path: Path | None = None
     # The mock serving the APIs that have no upstream (and the tooling routes).
     mock: MockConfig = field(default_factory=MockConfig)
     max_body: int = MAX_UPSTREAM_BODY

@@ -391,6 +391,7 @@ def test_sigterm_stops_a_run_at_once_with_no_verdict() -> None:
         out, err = process.communicate(timeout=15)
         wall = time.monotonic() - stopped
     assert process.returncode == 130, out + err
-    assert err.strip().splitlines()[-1] == "billing-conformance: interrupted: the run is incomplete (no verdict)"
+    last = err.strip().splitlines()[-1]
+    assert last == "billing-conformance: interrupted (SIGTERM): the run is incomplete (no verdict)"
     assert "Traceback" not in err and "CONFORMANT" not in out
     assert wall < 5

@@ -5,6 +5,7 @@ an open door."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from fixtures import DatasetSize, dump_dataset, generate_dataset
 from mock_server import MockConfig
 from mock_server.admin import is_loopback
 from mock_server.testing import RunningMock, running_mock
+from tests.support import mock_process
 
 HISTORY = "/api/billing/history/"
 LIST = "/billing_statements"
@@ -93,8 +95,100 @@ def test_request_log_entries(billing_mock: RunningMock) -> None:
     assert (reset["status"], reset["fault"]) == (None, "reset")
     assert (empty["status"], empty["fault"]) == (None, "empty")
     assert (malformed["status"], malformed["fault"]) == (200, "malformed")
+    assert [entry["reason"] for entry in log] == [None] * 5  # every one accepted
     for secret in (billing_mock.credentials.bearer_token, billing_mock.credentials.app_token):
         assert secret not in answer.text
+
+
+# Refused requests (target, whose credentials, extra headers) and the reasons the log must give: (rule,
+# message), the message starting with the location and the name.
+REFUSED = [
+    (LIST + "?page_size=501", "wepay", {}, [("maximum", "query page_size: maximum 500, got 501")]),
+    (
+        LIST + "?page_size=0&currency=EUR",
+        "wepay",
+        {},
+        [("minimum", "query page_size: minimum 1, got 0"), ("enum", "query currency: one of 'USD', 'CAD', got 'EUR'")],
+    ),
+    (LIST, "wepay", {"App-Token": "not-the-token"}, [("invalid", "header App-Token: not the configured credential")]),
+    (
+        LIST,
+        None,
+        {"App-Token": "not-the-token", "Api-Version": "3.0"},
+        [
+            ("missing", "header App-Id: required credential, missing"),
+            ("invalid", "header App-Token: not the configured credential"),
+        ],
+    ),
+    (HISTORY, None, {}, [("missing", "header Authorization: no Bearer token (missing, or not the `Bearer` scheme)")]),
+    (HISTORY, None, {"Authorization": "Bearer x"}, [("invalid", "header Authorization: not the configured token")]),
+    (LIST + "/no-such", "wepay", {}, [("not_found", "path id: no resource has id 'no-such'")]),
+    ("/nowhere", None, {}, [("no_route", "path: /nowhere is no path of the contract")]),
+    (
+        HISTORY,
+        "mifumo",
+        {"Prefer": "code=500"},
+        [("prefer", "header Prefer: the documented 500 answer, as `Prefer: code=500` chose")],
+    ),
+]
+
+
+def _reason(rule: str, message: str) -> dict[str, str]:
+    location, _, name = message.partition(":")[0].partition(" ")
+    return {"location": location, "name": name, "rule": rule, "message": message}
+
+
+def _headers_for(mock: RunningMock, api: str | None, extra: dict[str, str]) -> dict[str, str]:
+    base = {"mifumo": mock.mifumo_headers, "wepay": mock.wepay_headers}.get(api or "", {})
+    return {**base, **extra}
+
+
+def test_refused_requests_say_why_in_the_log(billing_mock: RunningMock) -> None:
+    """Each refused request's entry names every cause (parameter, rule, value; for a credential, which one
+    and why, never its value), as `specs/mock-admin.yaml` documents the `reason` field."""
+    client = httpx.Client(base_url=billing_mock.url, timeout=10)
+    client.delete("/__mock/requests")
+    for target, api, extra, _ in REFUSED:
+        assert client.get(target, headers=_headers_for(billing_mock, api, extra)).status_code >= 400, target
+    assert client.get(HISTORY, headers=billing_mock.mifumo_headers).status_code == 200
+    answer = client.get("/__mock/requests")
+    log = answer.json()["requests"]
+    components = _admin_document()["components"]
+    validator = OAS30Validator({"$ref": "#/components/schemas/RequestLogEntry", "components": components})
+    for entry in log:
+        validator.validate(entry)
+    assert [entry["reason"] for entry in log] == [[_reason(*r) for r in reasons] for *_, reasons in REFUSED] + [None]
+    for secret in ("not-the-token", billing_mock.credentials.app_token, billing_mock.credentials.bearer_token):
+        assert secret not in answer.text
+
+
+def test_a_replayed_refusal_still_says_why(billing_mock: RunningMock) -> None:
+    """Identical requests get the first one's answer replayed (mock_server.pipeline.replay): the reason too."""
+    client = httpx.Client(base_url=billing_mock.url, timeout=10)
+    client.delete("/__mock/requests")
+    for _ in range(4):
+        assert client.get(f"{LIST}?page_size=501", headers=billing_mock.wepay_headers).status_code == 400
+    log = client.get("/__mock/requests").json()["requests"]
+    assert [entry["reason"] for entry in log] == [[_reason("maximum", "query page_size: maximum 500, got 501")]] * 4
+
+
+def test_a_refused_requests_access_line_says_why() -> None:
+    """`billing-mock` as users start it, at its default log level: the access line of a refused request
+    ends with the reason (one line per request still), an accepted one's is uvicorn's own."""
+    with mock_process("--log-level", "info") as mock:
+        headers = {"App-Id": "mock-app-id", "App-Token": "mock-app-token", "Api-Version": "3.0"}
+        assert httpx.get(f"{mock.url}{LIST}?page_size=501", headers=headers).status_code == 400
+        assert httpx.get(f"{mock.url}{LIST}", headers={**headers, "App-Token": "wrong-token"}).status_code == 403
+        assert httpx.get(f"{mock.url}{LIST}?page_size=2", headers=headers).status_code == 200
+        time.sleep(0.3)  # the log is written as the answer goes out
+        # uvicorn writes its access log to stdout
+        lines = [line for line in mock.stdout.splitlines() if f'"GET {LIST}' in line]
+    assert len(lines) == 3, lines
+    refused, forbidden, accepted = lines
+    assert refused.endswith('?page_size=501 HTTP/1.1" 400 Bad Request: query page_size: maximum 500, got 501')
+    assert forbidden.endswith('" 403 Forbidden: header App-Token: not the configured credential')
+    assert accepted.endswith('?page_size=2 HTTP/1.1" 200 OK') and refused.startswith("INFO:     127.0.0.1:")
+    assert "wrong-token" not in mock.stdout + mock.stderr
 
 
 def test_admin_document_is_valid_openapi_and_documents_the_guard() -> None:
