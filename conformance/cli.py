@@ -18,6 +18,7 @@ from conformance.errors import UsageError
 from conformance.junit import prepare_report_path
 from conformance.options import OPTIONS
 from conformance.pacing import STOP
+from conformance.progress import Progress
 from conformance.recorded import mask
 from conformance.render import render
 from conformance.report import SuiteReport
@@ -74,10 +75,22 @@ class _Signals:
         raise KeyboardInterrupt
 
 
-def _progress(line: str) -> None:
-    # Once stopped, the checks not run go to the reports, not the terminal: the reason is the line to see.
-    if not STOP.is_set():
-        print(f"... {line}", file=sys.stderr, flush=True)
+def _write_progress(line: str) -> None:
+    """A progress line on stderr; a live status line (it starts with a carriage return, on a terminal) is
+    rewritten in place. Once stopped, the checks not run go to the reports, not the terminal: the reason is
+    the line to see."""
+    if STOP.is_set():
+        return
+    if line.startswith("\r"):
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    else:
+        live = sys.stderr.isatty()
+        print(("\r\x1b[2K" if live else "") + f"... {line}", file=sys.stderr, flush=True)
+
+
+def _progress(config: SuiteConfig) -> Progress:
+    return Progress(_write_progress, max_rate=config.max_rate, live=sys.stderr.isatty())
 
 
 def _run(args: argparse.Namespace, report: SuiteReport, signals: _Signals) -> SuiteConfig | None:
@@ -92,7 +105,7 @@ def _run(args: argparse.Namespace, report: SuiteReport, signals: _Signals) -> Su
         for path in (config.junit_xml, config.report_json, config.report_html):
             if path:
                 prepare_report_path(path)
-        run_suite(config, None if args.quiet else _progress, report)
+        run_suite(config, None if args.quiet else _progress(config), report)
         if STOP.is_set():  # stopped where something caught the interruption: the report is incomplete
             raise KeyboardInterrupt
     except (UsageError, SpecError) as exc:

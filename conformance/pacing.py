@@ -73,6 +73,7 @@ class Pacer:
         self._lock = threading.Lock()
         # What waiting out 429s cost the run: how many and how long.
         self.throttled = 0
+        self.requests = 0  # requests let through, the whole run (progress lines and the summary count them)
         self.throttled_seconds = 0.0
 
     # -- the deadline ------------------------------------------------------------------------------
@@ -113,6 +114,7 @@ class Pacer:
         if not self.interval:
             if self.expired():
                 raise DeadlineExceeded("overall deadline reached")
+            self.requests += count
             return
         with self._lock:
             now = time.monotonic()
@@ -123,6 +125,7 @@ class Pacer:
                 time.sleep(start - now)
             now = time.monotonic()
             self._sent.extend([now] * count)
+            self.requests += count
 
     # -- 429 ---------------------------------------------------------------------------------------
 

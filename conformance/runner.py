@@ -30,6 +30,7 @@ from conformance.http import Client
 from conformance.outcome import Blocked, Failed, Skipped
 from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Pacer
 from conformance.preflight import FIRST_OPERATION, check_flags, check_targets
+from conformance.progress import Progress
 from conformance.recorded import from_exchange
 from conformance.registry import SemanticCheck
 from conformance.report import CheckResult, Finding, Status, SuiteReport
@@ -39,7 +40,7 @@ from conformance.version import package_version
 
 __all__ = ["CredentialsRejected", "TargetUnreachable", "run_semantic_check", "run_suite"]
 
-Progress = Callable[[str], None]
+Say = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
 INTERRUPTED_SKIP = "not run: the run was interrupted"
 
@@ -140,11 +141,11 @@ def run_semantic_check(
     return result(Status.PASSED)
 
 
-def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, say: Progress) -> None:
+def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, progress: Progress) -> None:
     no_response_seen = NoResponse()
-    for item in checks_for(api):
-        if item.name in config.exclude_checks:
-            continue
+    checks = [item for item in checks_for(api) if item.name not in config.exclude_checks]
+    progress.phase(f"{api}: semantic checks", total=len(checks))
+    for item in checks:
         if STOP.is_set():
             # Stopped from outside: nothing more starts; what is left is listed in the reports as not run.
             result = CheckResult(
@@ -159,12 +160,13 @@ def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: Su
             result = run_semantic_check(item, ctx, no_response_seen)
         if result.cut_by_deadline:
             report.deadline_reached = True
-        say(f"{api}: {item.name} {result.status.value}")
+        progress.say(f"{api}: {item.name} {result.status.value}")
+        progress.update(item.name, done=1, failures=int(result.status is Status.FAILED))
         report.results.append(result)
 
 
 def _schema_phase(
-    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, say: Progress
+    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, progress: Progress
 ) -> set[str]:
     """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
     stopped = CheckResult(api, api, "schema_checks", Status.SKIPPED, "schema", INTERRUPTED_SKIP, interrupted=True)
@@ -173,11 +175,12 @@ def _schema_phase(
         return set()
     if pacer.expired():
         report.deadline_reached = True
-        say(f"{api}: schema checks not run, deadline reached")
+        progress.say(f"{api}: schema checks not run, deadline reached")
         return set()
-    say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
+    progress.phase(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
-        run = run_schema_checks(config, api, say, pacer, spec, tls)
+        on_case = lambda label, failed: progress.update(label, done=1, failures=failed)  # noqa: E731
+        run = run_schema_checks(config, api, progress.say, pacer, spec, tls, on_case)
     except KeyboardInterrupt:
         if not STOP.is_set():
             raise
@@ -226,7 +229,7 @@ def _until_stopped() -> Iterator[None]:
 
 
 def _semantic_checks(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings,
-                     report: SuiteReport, broken: set[str], say: Progress) -> None:  # fmt: skip
+                     report: SuiteReport, broken: set[str], progress: Progress) -> None:  # fmt: skip
     client = Client(
         config.url_for(api) or "", config.auth_headers(api), config.timeout, pacer, config.secrets(), verify=tls.context
     )
@@ -235,34 +238,45 @@ def _semantic_checks(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tl
     if first.label in broken:
         ctx.schema_reported_by = "response_schema_conformance"
     try:
-        _semantic_phase(api, ctx, config, report, say)
+        _semantic_phase(api, ctx, config, report, progress)
     finally:
         client.close()
 
 
-def run_suite(config: SuiteConfig, progress: Progress | None = None, report: SuiteReport | None = None) -> SuiteReport:
+def _progress_line(progress: Say | Progress | None, pacer: Pacer, config: SuiteConfig) -> Progress:
+    """The run's progress line: the one given, or one writing to the callable given (or to nothing)."""
+    if isinstance(progress, Progress):
+        progress.requests, progress.max_rate = (lambda: pacer.requests), config.max_rate
+        return progress
+    return Progress(progress or (lambda _line: None), lambda: pacer.requests, config.max_rate)
+
+
+def run_suite(
+    config: SuiteConfig, progress: Say | Progress | None = None, report: SuiteReport | None = None
+) -> SuiteReport:
     """The whole run; UsageError (and its kinds) before any check when the preflight fails. `report` (given
     by the CLI, so that a usage error or an interruption still has the results so far to write) is filled
     in and returned."""
-    say = progress or (lambda _message: None)
     started = time.monotonic()
     report = report if report is not None else SuiteReport()
     report.deadline = config.deadline
     # One pacer for every request of the run: the preflight, Schemathesis and the semantic checks.
     pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
+    line = _progress_line(progress, pacer, config)
     spec = Spec.load(config.spec_path)
     tls = check_flags(config, spec)
     report.tls_verified, report.settings = tls.verify, run_settings(config, tls)
     with _until_stopped():
         check_targets(config, spec, pacer, tls)
-    for api in config.apis if not STOP.is_set() else ():
-        broken: set[str] = set()
-        if config.schema_checks:
-            with _until_stopped():
-                broken = _schema_phase(api, config, pacer, spec, tls, report, say)
-        if config.semantic_checks:
-            with _until_stopped():
-                _semantic_checks(api, config, pacer, spec, tls, report, broken, say)
+    with line:
+        for api in config.apis if not STOP.is_set() else ():
+            broken: set[str] = set()
+            if config.schema_checks:
+                with _until_stopped():
+                    broken = _schema_phase(api, config, pacer, spec, tls, report, line)
+            if config.semantic_checks:
+                with _until_stopped():
+                    _semantic_checks(api, config, pacer, spec, tls, report, broken, line)
     if STOP.is_set():
         _list_not_run(config, report)
     report.throttled, report.throttled_seconds = pacer.throttled, pacer.throttled_seconds

@@ -364,7 +364,9 @@ def run_schema_checks(
     pacer: Pacer,
     spec: Spec | None = None,
     tls: TlsSettings | None = None,
+    on_case: Callable[[str, int], None] | None = None,
 ) -> SchemaRun:
+    """Schemathesis' checks for one API; `on_case(operation, new failures)` after each generated case."""
     spec = spec or Spec.load(config.spec_path)
     tls = tls or TlsSettings.from_config(config)
     # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
@@ -384,8 +386,11 @@ def run_schema_checks(
     with _no_probes(), _quiet_if_unverified(tls):
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
+                failed_before = sum(tally.failed for tally in tallies.values())
                 recorder.record(event.recorder)
                 scenario_time[event.recorder.label] += event.elapsed_time or 0.0
+                if on_case is not None:
+                    on_case(event.recorder.label, sum(tally.failed for tally in tallies.values()) - failed_before)
             elif isinstance(event, events.NonFatalError):
                 count, first = errors.get(event.label, (0, event))
                 errors[event.label] = (count + 1, first)
