@@ -152,7 +152,7 @@ def error_cases(app) -> list[Case]:
     past_last = -(-len(app.serving.data.history.view(None)) // 20) + 1
     return [
         Case("Mifumo 401 no token", h.MIFUMO, "page_size=20", _encoded({}), 401),
-        Case("Mifumo 400 page_size=abc", h.MIFUMO, "page_size=abc", mifumo, 400),
+        Case("Mifumo 400 type=refund", h.MIFUMO, "type=refund", mifumo, 400),
         Case("Mifumo 404 past the last page", h.MIFUMO, f"page_size=20&page={past_last}", mifumo, 404),
         Case("WePay 403 wrong token", h.WEPAY, "page_size=10", wrong_token, 403),
         Case("WePay 400 page_size=0", h.WEPAY, "page_size=0", wepay, 400),

@@ -171,7 +171,7 @@ def request_mix(port: int, bearer: str, app_id: str, app_token: str) -> list[Pro
         Probe("mifumo-filter", _request("/api/billing/history/?type=usage&page_size=50", mifumo), 200),
         Probe("mifumo-first", _request("/api/billing/history/", mifumo), 200),
         Probe("mifumo-past-end", _request("/api/billing/history/?page=999", mifumo), 404),
-        Probe("mifumo-bad-param", _request("/api/billing/history/?page_size=1000", mifumo), 400),
+        Probe("mifumo-bad-param", _request("/api/billing/history/?type=refund", mifumo), 400),
         Probe("mifumo-no-auth", _request("/api/billing/history/", {}), 401),
         Probe("wepay-list", _request("/billing_statements?page_size=20", wepay), 200),
         Probe("wepay-cursor", _request(listing["next"], {**wepay, "Api-Version": "3.2"}), 200),
