@@ -71,5 +71,5 @@ def render(report: SuiteReport) -> str:
     if report.deadline_reached:
         verdict += " (deadline reached, incomplete)"
     summary = ", ".join(f"{total[status]} {status.value}" for status in COLUMNS)
-    lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s"]
+    lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s, {report.requests} requests"]
     return "\n".join(lines)
