@@ -9,29 +9,39 @@ drops the connection or redirects gives failed checks (exit 1); every request go
 one `Pacer` (--max-rate, --deadline, 429s) and the run's one `TlsSettings`. When the deadline runs out,
 what is left is reported skipped and the run fails with a finding. One root cause is reported once: the
 checks that depend on it are reported blocked by the check that found it.
+
+With `--concurrency N` above 1 the APIs run side by side, each API's Schemathesis phase beside its
+semantic checks, and the checks on N threads; at most N requests of an API are in flight at once (its
+`Lane`). Nothing in the report depends on N: results are put in the registered order whatever finished
+first, the checks that got no response are settled in that order (the first fails, the rest are blocked
+by it), and shared walks and pages are fetched once. With N = 1 everything runs one request after
+another in the calling thread, as before.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
 from billing_contract import rules
 from billing_contract.spec import Spec
 from conformance.checks import checks_for
+from conformance.concurrency import run_in_order
 from conformance.config import SuiteConfig
-from conformance.context import CheckContext
+from conformance.context import ApiState, CheckContext
 from conformance.errors import CredentialsRejected, TargetUnreachable
-from conformance.http import Client
+from conformance.http import Session
 from conformance.outcome import Blocked, Failed, Skipped
-from conformance.pacing import DeadlineExceeded, Pacer
+from conformance.pacing import DeadlineExceeded, Lane, Pacer
 from conformance.preflight import FIRST_OPERATION, check_flags, check_targets
-from conformance.registry import SemanticCheck
+from conformance.registry import SemanticCheck, page_shape_check
 from conformance.report import CheckResult, Finding, Status, SuiteReport
-from conformance.schema_checks import run_schema_checks
+from conformance.schema_checks import SchemaRun, quiet_schemathesis, run_schema_checks
 from conformance.tls import TlsSettings
 from conformance.version import package_version
 
@@ -39,6 +49,7 @@ __all__ = ["CredentialsRejected", "TargetUnreachable", "run_semantic_check", "ru
 
 Progress = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
+SCHEMA_CHECK = "response_schema_conformance"
 
 
 def no_response(exc: httpx.HTTPError, timeout: float) -> str:
@@ -71,6 +82,7 @@ def _failed(item: SemanticCheck, ctx: CheckContext, started: float, failure: Fai
         curl=curl(failure),
         duration=time.monotonic() - started,
         more=more,
+        requests=ctx.client.requests,
     )
 
 
@@ -83,99 +95,199 @@ def _unreadable(ctx: CheckContext) -> Failed:
     return Failed("the response could not be read as documented", "a body shaped as the contract says", got, exchange)
 
 
-@dataclass
-class NoResponse:
-    """The first check of an API that got no complete response (timeout, closed connection): later checks
-    getting none are blocked by it, so one unresponsive target is one failure."""
+@dataclass(frozen=True)
+class Attempt:
+    """A check's result, and what got no response when that was why it failed (the runner settles
+    those: the first such check of an API in registered order fails, the later ones are blocked by it)."""
 
-    first: str | None = None
+    result: CheckResult
+    no_response: str = ""
 
 
-def run_semantic_check(
-    item: SemanticCheck, ctx: CheckContext, no_response_seen: NoResponse | None = None
-) -> CheckResult:
-    no_response_seen = no_response_seen or NoResponse()
+def _attempt(item: SemanticCheck, ctx: CheckContext) -> Attempt:
     started = time.monotonic()
     base = {"api": item.api, "operation": item.operation, "check": item.name}
 
     def result(status: Status, message: str = "", **extra: object) -> CheckResult:
-        return CheckResult(**base, status=status, message=message, duration=time.monotonic() - started, **extra)
+        duration = time.monotonic() - started
+        return CheckResult(**base, status=status, message=message, duration=duration, **extra)  # type: ignore[arg-type]
 
     try:
         item.func(ctx)
     except Failed as failure:
-        return _failed(item, ctx, started, failure)
+        return Attempt(_failed(item, ctx, started, failure))
     except Skipped as skip:
-        return result(Status.SKIPPED, str(skip))
+        return Attempt(result(Status.SKIPPED, str(skip), requests=ctx.client.requests))
     except Blocked as blocked:
-        return result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker)
+        return Attempt(result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker, requests=ctx.client.requests))
     except DeadlineExceeded:
-        return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)
+        return Attempt(result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True))
     except httpx.HTTPError as exc:
         if isinstance(exc, httpx.TimeoutException) and ctx.client.pacer.expired():
-            return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)  # cut by the deadline: undecided
+            return Attempt(result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True))  # cut by the deadline
         what = no_response(exc, ctx.client.timeout)
-        if no_response_seen.first:
-            first = no_response_seen.first
-            return result(Status.BLOCKED, f"blocked by {first}: {what}", blocked_by=first)
-        no_response_seen.first = item.name
         timed_out = isinstance(exc, httpx.TimeoutException)
         message = f"no response within {ctx.client.timeout:g}s (--timeout)" if timed_out else f"request failed: {what}"
-        return _failed(item, ctx, started, Failed(message, "a complete HTTP response", what))
+        return Attempt(_failed(item, ctx, started, Failed(message, "a complete HTTP response", what)), what)
     except Exception:
         # A body shaped unlike the contract, or anything else a broken server provokes: a finding, never a crash.
-        return _failed(item, ctx, started, _unreadable(ctx))
-    return result(Status.PASSED)
+        return Attempt(_failed(item, ctx, started, _unreadable(ctx)))
+    return Attempt(result(Status.PASSED, requests=ctx.client.requests))
 
 
-def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, say: Progress) -> None:
-    no_response_seen = NoResponse()
-    for item in checks_for(api):
-        if item.name in config.exclude_checks:
-            continue
-        if ctx.client.pacer.expired():
-            # Nothing starts after the deadline, not even a check that could answer from cache.
-            result = CheckResult(
-                item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
-            )
-        else:
-            result = run_semantic_check(item, ctx, no_response_seen)
-        if result.cut_by_deadline:
-            report.deadline_reached = True
-        say(f"{api}: {item.name} {result.status.value}")
-        report.results.append(result)
+def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
+    """One semantic check, its outcome as a result (a check never raises out of here)."""
+    return _attempt(item, ctx).result
 
 
-def _schema_phase(
-    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, say: Progress
-) -> set[str]:
-    """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
-    if pacer.expired():
-        report.deadline_reached = True
+@dataclass
+class _InOrder:
+    """Collects an API's check results as they finish and hands them on in registered order, settling
+    the ones that got no response on the way: the first fails, the later ones are blocked by it. Each
+    result is final when it is passed on (to the progress lines too), whichever check finished first."""
+
+    say: Progress
+    results: list[CheckResult | None]
+    done: dict[int, Attempt] = field(default_factory=dict)
+    next_index: int = 0
+    first_no_response: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, index: int, attempt: Attempt) -> None:
+        with self.lock:
+            self.done[index] = attempt
+            while self.next_index in self.done:
+                result = self._settled(self.done.pop(self.next_index))
+                self.results[self.next_index] = result
+                self.next_index += 1
+                self.say(f"{result.api}: {result.check} {result.status.value}")
+
+    def _settled(self, attempt: Attempt) -> CheckResult:
+        result = attempt.result
+        if not attempt.no_response:
+            return result
+        if not self.first_no_response:
+            self.first_no_response = result.check
+            return result
+        first = self.first_no_response
+        return CheckResult(
+            result.api,
+            result.operation,
+            result.check,
+            Status.BLOCKED,
+            message=f"blocked by {first}: {attempt.no_response}",
+            duration=result.duration,
+            blocked_by=first,
+            requests=result.requests,
+        )
+
+
+def _one_check(item: SemanticCheck, state: ApiState) -> Attempt:
+    if state.session.pacer.expired():
+        # Nothing starts after the deadline, not even a check that could answer from cache.
+        skipped = CheckResult(
+            item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
+        )
+        return Attempt(skipped)
+    return _attempt(item, CheckContext(state))
+
+
+def _semantic_phase(state: ApiState, say: Progress) -> list[CheckResult]:
+    """The API's semantic checks on up to `--concurrency` threads, their results in registered order."""
+    items = [item for item in checks_for(state.api) if item.name not in state.config.exclude_checks]
+    collected = _InOrder(say, [None] * len(items))
+
+    def task(index: int, item: SemanticCheck) -> None:
+        collected.add(index, _one_check(item, state))
+
+    tasks = [partial(task, index, item) for index, item in enumerate(items)]
+    run_in_order(tasks, state.config.concurrency, on_interrupt=state.session.pacer.stop)
+    return [result for result in collected.results if result is not None]
+
+
+def _schema_phase(api: str, config: SuiteConfig, lane: Lane, spec: Spec, tls: TlsSettings, say: Progress) -> SchemaRun:
+    """Schemathesis' checks for one API (an empty run when the deadline is already spent)."""
+    if lane.pacer.expired():
         say(f"{api}: schema checks not run, deadline reached")
-        return set()
+        return SchemaRun([], {}, deadline_reached=True)
     say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
-        run = run_schema_checks(config, api, say, pacer, spec, tls)
+        return run_schema_checks(config, api, say, lane, spec, tls)
     except Exception:
         # Schemathesis giving up is a finding, not a crash.
-        report.results.append(
-            CheckResult(
-                api,
-                api,
-                "schema_checks",
-                Status.FAILED,
-                "schema",
-                "Schemathesis could not run against this target",
-                expected="a target Schemathesis can test",
-                got="Schemathesis stopped before testing any operation",
-            )
+        failed = CheckResult(
+            api,
+            api,
+            "schema_checks",
+            Status.FAILED,
+            "schema",
+            "Schemathesis could not run against this target",
+            expected="a target Schemathesis can test",
+            got="Schemathesis stopped before testing any operation",
         )
-        return set()
-    report.results.extend(run.results)
-    report.case_fingerprints.update(run.fingerprints)
-    report.deadline_reached |= run.deadline_reached
-    return run.schema_broken_200
+        return SchemaRun([failed], {})
+
+
+class _Verdict:
+    """Which Schemathesis check reported page 1's documented 200 body breaking the schema, once the API's
+    Schemathesis phase has ended (asked only by a check that found page 1 wrong)."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._reporter: str | None = None
+
+    def settle(self, reporter: str | None) -> None:
+        self._reporter = reporter
+        self._done.set()
+
+    def __call__(self) -> str | None:
+        self._done.wait()
+        return self._reporter
+
+
+@dataclass
+class ApiRun:
+    """What one API's phases found."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    deadline_reached: bool = False
+
+
+def _run_api(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, say: Progress) -> ApiRun:
+    """One API: Schemathesis' phase and the semantic checks, side by side when --concurrency allows."""
+    lane = Lane(pacer, api, config.concurrency)
+    first = spec.operations[FIRST_OPERATION[api]]
+    verdict = _Verdict()
+    schema = SchemaRun([], {})
+
+    def schema_phase() -> list[CheckResult]:
+        nonlocal schema
+        try:
+            if config.schema_checks:
+                schema = _schema_phase(api, config, lane, spec, tls, say)
+        finally:
+            broken = f"{first.method.upper()} {first.path}" in schema.schema_broken_200
+            verdict.settle(SCHEMA_CHECK if broken else None)
+        return schema.results
+
+    def semantic_phase() -> list[CheckResult]:
+        if not config.semantic_checks:
+            return []
+        headers = config.auth_headers(api)
+        session = Session(config.url_for(api) or "", headers, config.timeout, lane, config.secrets(), tls.context)
+        excluded = config.exclude_checks
+        shape = page_shape_check(api)
+        state = ApiState(api, session, spec, config, first.path, None if shape in excluded else shape, verdict)
+        try:
+            return _semantic_phase(state, say)
+        finally:
+            session.close()
+
+    workers = 2 if config.concurrency > 1 else 1
+    schema_results, semantic_results = run_in_order([schema_phase, semantic_phase], workers, pacer.stop)
+    deadline = schema.deadline_reached or any(r.cut_by_deadline for r in semantic_results)
+    return ApiRun([*schema_results, *semantic_results], schema.fingerprints, deadline)
 
 
 def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
@@ -183,13 +295,27 @@ def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
     settings = {"billing-conformance.version": package_version()}
     settings |= {f"{api}-url": config.url_for(api) or "" for api in config.apis}
     settings |= {"seed": str(config.seed), "max-examples": str(config.max_examples), "api-version": config.version}
+    settings["concurrency"] = str(config.concurrency)
     settings["tls-verification"] = tls.describe()
     return settings
 
 
+def _serialized(progress: Progress | None) -> Progress:
+    """Progress lines from several threads, one whole line at a time."""
+    if progress is None:
+        return lambda _message: None
+    lock = threading.Lock()
+
+    def say(message: str) -> None:
+        with lock:
+            progress(message)
+
+    return say
+
+
 def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteReport:
     """The whole run; UsageError (and its kinds) before any check when the preflight fails."""
-    say = progress or (lambda _message: None)
+    say = _serialized(progress)
     started = time.monotonic()
     # One pacer for every request of the run: the preflight, Schemathesis and the semantic checks.
     pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
@@ -197,27 +323,15 @@ def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteRep
     tls = check_flags(config, spec)
     check_targets(config, spec, pacer, tls)
     report = SuiteReport(deadline=config.deadline, tls_verified=tls.verify, settings=run_settings(config, tls))
-    for api in config.apis:
-        broken: set[str] = set()
-        if config.schema_checks:
-            broken = _schema_phase(api, config, pacer, spec, tls, report, say)
-        if config.semantic_checks:
-            client = Client(
-                config.url_for(api) or "",
-                config.auth_headers(api),
-                config.timeout,
-                pacer,
-                config.secrets(),
-                verify=tls.context,
-            )
-            ctx = CheckContext(api, client, spec, config)
-            first = spec.operations[FIRST_OPERATION[api]]
-            if f"{first.method.upper()} {first.path}" in broken:
-                ctx.schema_reported_by = "response_schema_conformance"
-            try:
-                _semantic_phase(api, ctx, config, report, say)
-            finally:
-                client.close()
+    tasks = [partial(_run_api, api, config, pacer, spec, tls, say) for api in config.apis]
+    with quiet_schemathesis(tls):
+        runs = run_in_order(tasks, len(tasks) if config.concurrency > 1 else 1, pacer.stop)
+    for run in runs:
+        report.results.extend(run.results)
+        report.case_fingerprints.update(run.fingerprints)
+        report.deadline_reached |= run.deadline_reached
     report.throttled, report.throttled_seconds = pacer.throttled, pacer.throttled_seconds
+    report.requests = pacer.requests
+    report.requests_by_api = {api: pacer.requests_by[api] for api in config.apis}
     report.duration = time.monotonic() - started
     return report

@@ -77,10 +77,10 @@ def _walk(ctx: CheckContext) -> tuple[Walk, int, int]:
     return ctx.cached("walk", compute)
 
 
-@check(MIFUMO, GET_HISTORY)
+@check(MIFUMO, GET_HISTORY, reports_page_shape=True)
 def mifumo_page_shape(ctx: CheckContext) -> None:
     """Page 1 is a 200 whose body matches the documented page schema (every schema error reported)."""
-    check_page_shape(ctx, OPERATION, "mifumo_page_shape")
+    check_page_shape(ctx, OPERATION)
 
 
 @check(MIFUMO, GET_HISTORY)

@@ -78,10 +78,10 @@ def _walk(ctx: CheckContext) -> tuple[Walk, int]:
     return ctx.cached("walk", compute)
 
 
-@check(WEPAY, LIST_STATEMENTS)
+@check(WEPAY, LIST_STATEMENTS, reports_page_shape=True)
 def wepay_page_shape(ctx: CheckContext) -> None:
     """The first page is a 200 whose body matches the documented page schema (every schema error reported)."""
-    check_page_shape(ctx, LIST, "wepay_page_shape")
+    check_page_shape(ctx, LIST)
 
 
 @check(WEPAY, LIST_STATEMENTS)
