@@ -31,7 +31,7 @@ import httpx
 from billing_contract import rules
 from billing_contract.spec import Spec
 from conformance.checks import checks_for
-from conformance.concurrency import run_in_order
+from conformance.concurrency import WaitingGate, run_in_order
 from conformance.config import SuiteConfig
 from conformance.context import ApiState, CheckContext
 from conformance.errors import CredentialsRejected, TargetUnreachable
@@ -205,14 +205,16 @@ def _semantic_phase(state: ApiState, say: Progress) -> list[CheckResult]:
     return [result for result in collected.results if result is not None]
 
 
-def _schema_phase(api: str, config: SuiteConfig, lane: Lane, spec: Spec, tls: TlsSettings, say: Progress) -> SchemaRun:
+def _schema_phase(
+    api: str, config: SuiteConfig, lane: Lane, spec: Spec, tls: TlsSettings, gate: WaitingGate, say: Progress
+) -> SchemaRun:
     """Schemathesis' checks for one API (an empty run when the deadline is already spent)."""
     if lane.pacer.expired():
         say(f"{api}: schema checks not run, deadline reached")
         return SchemaRun([], {}, deadline_reached=True)
     say(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
-        return run_schema_checks(config, api, say, lane, spec, tls)
+        return run_schema_checks(config, api, say, lane, spec, tls, gate)
     except Exception:
         # Schemathesis giving up is a finding, not a crash.
         failed = CheckResult(
@@ -254,8 +256,11 @@ class ApiRun:
     deadline_reached: bool = False
 
 
-def _run_api(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, say: Progress) -> ApiRun:
-    """One API: Schemathesis' phase and the semantic checks, side by side when --concurrency allows."""
+def _run_api(
+    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, gate: WaitingGate, say: Progress
+) -> ApiRun:
+    """One API: Schemathesis' phase and the semantic checks, side by side when --concurrency allows (its
+    engines when `gate`, the run's, has seen the backend is slow enough for it to pay)."""
     lane = Lane(pacer, api, config.concurrency)
     first = spec.operations[FIRST_OPERATION[api]]
     verdict = _Verdict()
@@ -265,7 +270,7 @@ def _run_api(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSe
         nonlocal schema
         try:
             if config.schema_checks:
-                schema = _schema_phase(api, config, lane, spec, tls, say)
+                schema = _schema_phase(api, config, lane, spec, tls, gate, say)
         finally:
             broken = f"{first.method.upper()} {first.path}" in schema.schema_broken_200
             verdict.settle(SCHEMA_CHECK if broken else None)
@@ -323,7 +328,9 @@ def run_suite(config: SuiteConfig, progress: Progress | None = None) -> SuiteRep
     tls = check_flags(config, spec)
     check_targets(config, spec, pacer, tls)
     report = SuiteReport(deadline=config.deadline, tls_verified=tls.verify, settings=run_settings(config, tls))
-    tasks = [partial(_run_api, api, config, pacer, spec, tls, say) for api in config.apis]
+    # The run's Schemathesis engines take turns until answers are seen to be slow (conformance.concurrency).
+    gate = WaitingGate()
+    tasks = [partial(_run_api, api, config, pacer, spec, tls, gate, say) for api in config.apis]
     with quiet_schemathesis(tls):
         runs = run_in_order(tasks, len(tasks) if config.concurrency > 1 else 1, pacer.stop)
     for run in runs:

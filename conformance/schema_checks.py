@@ -27,6 +27,7 @@ import importlib
 import itertools
 import logging
 import threading
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
@@ -51,7 +52,7 @@ from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from billing_contract import TAGS, facts, rules
 from billing_contract.spec import Spec
 from conformance import repro
-from conformance.concurrency import Shared, run_in_order, serialized_ast_parse
+from conformance.concurrency import Shared, WaitingGate, run_in_order, serialized_ast_parse
 from conformance.config import SuiteConfig
 from conformance.pacing import DeadlineExceeded, Lane
 from conformance.report import CheckResult, Finding, Status
@@ -306,11 +307,13 @@ class _PacedTransport:
     its first answer (`_key`), and the distinct requests of each operation are counted.
     """
 
-    def __init__(self, inner: Any, lane: Lane, answers: _Answers) -> None:
+    def __init__(self, inner: Any, lane: Lane, answers: _Answers, observe: Callable[[float], None]) -> None:
         self._inner = inner
         self.lane = lane
         self.answers = answers
         self.deadline_reached = False
+        # Told each answer's time on the wire (the engines' gate decides from them).
+        self._observe = observe
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -348,6 +351,7 @@ class _PacedTransport:
         requested = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(operation=case.operation)
 
         def send(timeout: float | None) -> Any:
+            started = time.monotonic()
             try:
                 return self._inner.send(case, session=session, **{**kwargs, "timeout": timeout})
             except requests.Timeout:
@@ -356,6 +360,8 @@ class _PacedTransport:
                     # Cut short by the deadline rather than by --timeout: no verdict, not a failure.
                     raise DeadlineExceeded("overall deadline reached") from None
                 raise
+            finally:
+                self._observe(time.monotonic() - started)
 
         def retry_after(response: Any) -> str | None:
             value = response.headers.get("retry-after")
@@ -537,17 +543,20 @@ def run_schema_checks(
     lane: Lane,
     spec: Spec | None = None,
     tls: TlsSettings | None = None,
+    gate: WaitingGate | None = None,
 ) -> SchemaRun:
     """Every Schemathesis check on the API's operations (run `quiet_schemathesis` around it): its phases
-    split between engines (`engine_plans`), side by side when --concurrency allows, their findings merged
-    as if one engine had run the phases in Schemathesis' order."""
+    split between engines (`engine_plans`), side by side when --concurrency allows and `gate` (shared by
+    the run's engines) lets them, their findings merged as if one engine had run the phases in
+    Schemathesis' order."""
     spec = spec or Spec.load(config.spec_path)
     tls = tls or TlsSettings.from_config(config)
     # Connexion-based servers log every unknown parameter Schemathesis sends; keep the output readable.
     logging.getLogger("connexion").setLevel(logging.ERROR)
     answers = _Answers()
     plans = engine_plans(_layers(spec, api))
-    engines = [functools.partial(_run_engine, config, api, lane, spec, tls, plan, answers) for plan in plans]
+    gate = gate or WaitingGate()
+    engines = [functools.partial(_run_engine, config, api, lane, spec, tls, plan, answers, gate) for plan in plans]
     parts = run_in_order(engines, len(engines) if config.concurrency > 1 else 1, lane.pacer.stop)
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     errors: dict[str, tuple[int, events.NonFatalError]] = {}
@@ -610,13 +619,31 @@ def _run_engine(
     tls: TlsSettings,
     plan: EnginePlan,
     answers: _Answers,
+    gate: WaitingGate,
 ) -> _EngineRun:
     """One Schemathesis engine, as `plan` says, on a schema of its own (what Schemathesis learns from the
-    answers, such as the ids the list returned, stays within this engine)."""
+    answers, such as the ids the list returned, stays within this engine), when `gate` lets it run."""
+    try:
+        with gate.turn(lane.pacer.check):
+            return _engine(config, api, lane, spec, tls, plan, answers, gate)
+    except DeadlineExceeded:  # the deadline (or a stop) came while it waited its turn: not run
+        return _EngineRun({}, {}, deadline_reached=True)
+
+
+def _engine(
+    config: SuiteConfig,
+    api: str,
+    lane: Lane,
+    spec: Spec,
+    tls: TlsSettings,
+    plan: EnginePlan,
+    answers: _Answers,
+    gate: WaitingGate,
+) -> _EngineRun:
     project = _schema_config(config, api, tls, plan)
     # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
     schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=project)
-    transport = _PacedTransport(schema.transport, lane, answers)
+    transport = _PacedTransport(schema.transport, lane, answers, gate.observe)
     schema = _pace(schema, transport)
     schema.hook("map_case")(drop_ungeneratable)
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)

@@ -21,6 +21,7 @@ from conformance import Status, SuiteReport, run_suite
 from conformance import runner as runner_module
 from conformance.checks import checks_for
 from conformance.cli import main
+from conformance.concurrency import WaitingGate
 from conformance.config import DEFAULT_CONCURRENCY, config_from_options
 from conformance.errors import UsageError
 from conformance.pacing import Pacer
@@ -270,3 +271,27 @@ def test_concurrency_is_an_option_like_the_others(capsys: pytest.CaptureFixture[
     # Refused before any request: nothing listens on port 9.
     assert main(["--wepay-url", "http://127.0.0.1:9", "--concurrency", "0", "--quiet"]) == 2
     assert capsys.readouterr().err == "billing-conformance: error: --concurrency must be from 1 to 32\n"
+
+
+def test_schemathesis_engines_take_turns_until_answers_are_slow() -> None:
+    """The gate the run's Schemathesis engines pass: alone while answers come fast (side by side they would
+    only contend for the interpreter), together once 8 answers in a row took 25 ms or more."""
+    gate = WaitingGate()
+    inside = threading.Event()
+    second_in = threading.Event()
+
+    def second() -> None:
+        with gate.turn():
+            second_in.set()
+
+    with gate.turn():
+        inside.set()
+        waiting = threading.Thread(target=second, daemon=True)
+        waiting.start()
+        for seconds in [0.2] * 7 + [0.001]:  # one fast answer among them: still closed
+            gate.observe(seconds)
+        assert not gate.is_open and not second_in.wait(0.3)
+        for _ in range(8):
+            gate.observe(0.2)
+        assert gate.is_open and second_in.wait(5)
+    waiting.join(5)
