@@ -11,9 +11,18 @@ from typing import Any
 from billing_contract import APIS, SPEC_PATH, load_spec
 from billing_contract.profiles import PROFILES
 from conformance.errors import UsageError
-from conformance.options import DEFAULT_MAX_EXAMPLES, DEFAULT_SEED, DEFAULT_TIMEOUT, OPTIONS, Option
+from conformance.options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT,
+    MAX_CONCURRENCY,
+    OPTIONS,
+    Option,
+)
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_EXAMPLES",
     "DEFAULT_SEED",
     "DEFAULT_TIMEOUT",
@@ -38,6 +47,9 @@ class SuiteConfig:
     timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = None
     max_rate: float | None = None
+    # Requests in flight at once per API (Schemathesis' cases and the semantic checks share them); 1 runs
+    # everything one request after another, as the suite always did.
+    concurrency: int = DEFAULT_CONCURRENCY
     # TLS towards the targets (conformance.tls): a CA to trust (else SSL_CERT_FILE, else certifi's),
     # no verification at all, a client certificate and its key for mutual TLS.
     ca_cert: str | None = None
@@ -73,6 +85,8 @@ class SuiteConfig:
             raise UsageError("--timeout and --deadline must be positive")
         if self.max_rate is not None and self.max_rate <= 0:
             raise UsageError("--max-rate must be positive")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
         if self.client_key and not self.client_cert:
             raise UsageError("--client-key needs the certificate it belongs to: --client-cert FILE")
         if self.insecure and self.ca_cert:

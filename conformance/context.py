@@ -1,23 +1,26 @@
-"""What a semantic check is handed: the API's client, the contract, the run's config, and a cache so that
-checks sharing a costly walk (every page of the collection) make it once.
+"""What a semantic check is handed: its own client, the contract, the run's config, and what the checks
+of its API share (`ApiState`): answers and costly values (a walk over every page) computed once, by
+whichever check asks first, while the others wait for it.
 
 It is also where a check gets a page of the collection (`page`): a page that cannot be read (not a 200,
-not JSON, not the documented envelope) fails the check asking for it, unless the check reporting the
-page's shape already failed on that root cause: then the check is blocked by it, and the root cause is
-reported once.
+not JSON, not the documented envelope) fails the check asking for it, unless page 1 of the collection
+cannot be read either and a check reports that: then the check is blocked by it, and the root cause is
+reported once. Which check that is (`page_blocker`) follows from page 1 itself, computed once per API,
+so it does not matter which check runs first, or how many run at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from billing_contract import rules
 from billing_contract.profiles import PROFILES
 from billing_contract.spec import Spec
+from conformance.concurrency import Shared, clone_exception
 from conformance.config import SuiteConfig
-from conformance.http import Client, Exchange
+from conformance.http import Client, Exchange, Session
 from conformance.outcome import Blocked, Failed
 from conformance.walks import Page
 
@@ -34,22 +37,74 @@ def page_problems(api: str, exchange: Exchange) -> list[str]:
     return PROFILES[api].page_unreadable(body)
 
 
+def _no_verdict() -> str | None:
+    return None
+
+
 @dataclass
-class CheckContext:
+class ApiState:
+    """What every check of one API shares during a run."""
+
     api: str
-    client: Client
+    session: Session
     spec: Spec
     config: SuiteConfig
-    cache: dict[Any, Any] = field(default_factory=dict)
-    # The check (semantic or Schemathesis') that reported the collection's pages unreadable, if one did.
-    page_blocker: str | None = None
-    # A Schemathesis check that already reported the list's 200 body breaking its schema, if one did.
-    schema_reported_by: str | None = None
+    # Page 1 of the collection: what the preflight asked for and the page-shape check judges.
+    first_path: str
+    # The check that reports page 1's shape, when it is part of the run (not excluded).
+    page_shape_check: str | None = None
+    # The Schemathesis check that reported page 1's documented 200 body breaking the schema, if one did;
+    # it may wait for the API's Schemathesis phase to end (asked only once page 1 is found wrong).
+    schema_verdict: Callable[[], str | None] = _no_verdict
+    values: Shared[_Outcome] = field(default_factory=Shared)
 
-    def cached(self, key: Any, compute: Callable[[], T]) -> T:
-        if key not in self.cache:
-            self.cache[key] = compute()
-        return self.cache[key]
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A shared value, or the exception computing it raised, and the requests it rests on."""
+
+    value: Any
+    error: BaseException | None
+    requests: frozenset[Any]
+
+
+class CheckContext:
+    """One check's view of its API: its own client, the shared state behind it."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+        self.client = Client(state.session)
+
+    @property
+    def api(self) -> str:
+        return self.state.api
+
+    @property
+    def spec(self) -> Spec:
+        return self.state.spec
+
+    @property
+    def config(self) -> SuiteConfig:
+        return self.state.config
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`'s value, computed once per run and API whichever check asks first (its failure,
+        too, is shared: asking again does not send its requests again). The requests it made count
+        for every check that uses it."""
+
+        def shared() -> _Outcome:
+            with self.client.recording() as requests:
+                try:
+                    value = compute()
+                except Exception as exc:  # a check's outcome (Failed, Skipped, ...), shared as one
+                    return _Outcome(None, exc, frozenset(requests))
+            return _Outcome(value, None, frozenset(requests))
+
+        outcome = self.state.values.get(key, shared)
+        self.client.note(set(outcome.requests))
+        if outcome.error is not None:
+            raise clone_exception(outcome.error)
+        return outcome.value
 
     def parameter(self, operation_id: str, name: str, location: str = "query") -> dict[str, Any]:
         return next(p for p in self.spec.parameters(operation_id) if p["name"] == name and p["in"] == location)
@@ -63,6 +118,24 @@ class CheckContext:
     def url(self, link: str) -> str:
         return self.client.url(link)
 
+    def first_page(self) -> Exchange:
+        """Page 1 of the collection, unfiltered, as the client's defaults ask for it (fetched once)."""
+        return self.client.get(self.state.first_path)
+
+    def schema_reported_by(self) -> str | None:
+        """The Schemathesis check that already reported page 1's body breaking the schema, if one did."""
+        return self.state.schema_verdict()
+
+    def page_blocker(self) -> str | None:
+        """The check that reports the collection's pages unreadable: None while page 1 can be read; else
+        Schemathesis' schema check if it reported the body, else the page-shape check (when it runs)."""
+        return self.cached(("page blocker",), self._page_blocker)
+
+    def _page_blocker(self) -> str | None:
+        if not page_problems(self.api, self.first_page()):
+            return None
+        return self.schema_reported_by() or self.state.page_shape_check
+
     def page(self, path_or_url: str, params: dict[str, Any] | None = None) -> Page:
         """A readable page of the collection, else Failed (or Blocked when its root cause is reported)."""
         return self.page_of(self.client.get(path_or_url, params))
@@ -71,8 +144,9 @@ class CheckContext:
         """The page an exchange already made holds, read as `page` reads one."""
         problems = page_problems(self.api, exchange)
         if problems:
-            if self.page_blocker:
-                raise Blocked(self.page_blocker, "the collection's pages cannot be read as documented")
+            blocker = self.page_blocker()
+            if blocker:
+                raise Blocked(blocker, "the collection's pages cannot be read as documented")
             raise Failed(
                 "a page of the collection should be served as documented",
                 "HTTP 200 with the documented page envelope",

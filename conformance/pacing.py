@@ -2,14 +2,19 @@
 semantic checks — goes through the same `Pacer`, which owns the three things that bound a run against a
 real backend: the request rate (`--max-rate`), the overall deadline (`--deadline`) and 429 answers with
 `Retry-After` (waited out and retried, within the deadline). The HTTP client and the Schemathesis
-transport only plug their own send function into `Pacer.send`.
+transport only plug their own send function into `Pacer.send`, through their API's `Lane`, which lets
+at most `--concurrency` of that API's requests be in flight at once.
+
+Every method may be called from any thread: the rate is decided under one lock, so N threads together
+never start more requests than one would be allowed to; a 429 holds back every request of its API until
+its `Retry-After` has passed, instead of letting the other threads run into the same limit.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -71,10 +76,28 @@ class Pacer:
         self.deadline_at = deadline_at
         self._sent: deque[float] = deque(maxlen=self.per_window or 1)
         self._lock = threading.Lock()
-        # What waiting out 429s cost the run: how many and how long.
+        # What waiting out 429s cost the run: how many, and for how long some request was held back by one
+        # (overlapping waits of requests in flight together count once; one after another, they add up).
         self.throttled = 0
-        self.requests = 0  # requests let through, the whole run (progress lines and the summary count them)
         self.throttled_seconds = 0.0
+        self._held_until = 0.0
+        # Every request sent (retries after a 429 included), in all and per key (an API's lane).
+        self.requests = 0
+        self.requests_by: Counter[str] = Counter()
+        # Per key, when the last 429's Retry-After ends: no request of that key starts before.
+        self._held: dict[str, float] = {}
+        # This run only, stopped (the caller was interrupted): like STOP, but not for other runs.
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """No request of this run starts from now on (the others already in flight end on their own)."""
+        self._stopped.set()
+
+    def check(self) -> None:
+        """Interrupted when the run was stopped, DeadlineExceeded once the deadline is spent."""
+        _stop_if_asked(self._stopped)
+        if self.expired():
+            raise DeadlineExceeded("overall deadline reached")
 
     # -- the deadline ------------------------------------------------------------------------------
 
@@ -87,7 +110,7 @@ class Pacer:
 
     def timeout(self, requested: float | None) -> float | None:
         """The time a request may take: `requested`, or less when the deadline is nearer."""
-        _stop_if_asked()
+        _stop_if_asked(self._stopped)
         left = self.remaining()
         if left is None:
             return requested
@@ -110,11 +133,10 @@ class Pacer:
 
     def wait(self, count: int = 1) -> None:
         """Block until `count` requests may start now, and record them; DeadlineExceeded if that is too late."""
-        _stop_if_asked()
+        _stop_if_asked(self._stopped)
         if not self.interval:
             if self.expired():
                 raise DeadlineExceeded("overall deadline reached")
-            self.requests += count
             return
         with self._lock:
             now = time.monotonic()
@@ -125,7 +147,6 @@ class Pacer:
                 time.sleep(start - now)
             now = time.monotonic()
             self._sent.extend([now] * count)
-            self.requests += count
 
     # -- 429 ---------------------------------------------------------------------------------------
 
@@ -148,11 +169,32 @@ class Pacer:
             return None
         return delay
 
-    def _wait_out(self, delay: float) -> None:
+    def _wait_out(self, key: str, delay: float) -> None:
+        """Count a 429 and hold every request of `key` until its Retry-After has passed."""
         with self._lock:
+            now = time.monotonic()
             self.throttled += 1
-            self.throttled_seconds += delay
-        time.sleep(delay)
+            self.throttled_seconds += max(0.0, now + delay - max(now, self._held_until))
+            self._held_until = max(self._held_until, now + delay)
+            self._held[key] = max(self._held.get(key, 0.0), now + delay)
+        self._wait_held(key)
+
+    def _wait_held(self, key: str) -> None:
+        """Sleep while `key` is held by a 429 (in short steps, so a stop is seen); too late is the deadline."""
+        while True:
+            _stop_if_asked(self._stopped)
+            with self._lock:
+                left = self._held.get(key, 0.0) - time.monotonic()
+            if left <= 0:
+                return
+            if self.deadline_at is not None and time.monotonic() + left > self.deadline_at:
+                raise DeadlineExceeded("overall deadline reached while waiting out a 429")
+            time.sleep(min(left, 0.25))
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.requests_by[key] += 1
 
     # -- one request -------------------------------------------------------------------------------
 
@@ -162,24 +204,62 @@ class Pacer:
         status: Callable[[R], int],
         retry_after: Callable[[R], str | None],
         timeout: float | None,
+        key: str = "",
     ) -> R:
-        """`send(timeout)` paced: after the rate allows, within the deadline, retried after a waited-out 429."""
+        """`send(timeout)` paced: after the rate allows, within the deadline, retried after a waited-out 429
+        (which holds back every request of the same `key` meanwhile)."""
         attempt = 0
         while True:
             self.timeout(timeout)
+            self._wait_held(key)
             self.wait()
+            self._count(key)
             response = send(self.timeout(timeout))
             delay = self.retry_delay(status(response), retry_after(response), attempt)
             if delay is None:
                 return response
-            self._wait_out(delay)
+            self._wait_out(key, delay)
             attempt += 1
+
+
+class Lane:
+    """One API's way through the run's pacer: at most `concurrency` of its requests in flight at once.
+
+    A slot is taken before the pacer is asked, so the time the pacer records for a request is when it
+    starts, not when it was queued: N threads waiting for slots cannot bunch their requests up beyond
+    the rate. The slot is kept through a 429's wait and retry (the API is throttled: nothing gains from
+    sending it more meanwhile).
+    """
+
+    def __init__(self, pacer: Pacer, name: str, concurrency: int = 1) -> None:
+        self.pacer = pacer
+        self.name = name
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.Semaphore(self.concurrency)
+
+    def send(
+        self,
+        send: Callable[[float | None], R],
+        status: Callable[[R], int],
+        retry_after: Callable[[R], str | None],
+        timeout: float | None,
+    ) -> R:
+        self._take_slot()
+        try:
+            return self.pacer.send(send, status, retry_after, timeout, key=self.name)
+        finally:
+            self._slots.release()
+
+    def _take_slot(self) -> None:
+        """Wait for a free slot, seeing a stop or the deadline while waiting."""
+        while not self._slots.acquire(timeout=0.05):
+            self.pacer.check()
 
 
 class Interrupted(DeadlineExceeded):
     """The run was stopped from outside: what did not run is reported as the deadline's leftovers are."""
 
 
-def _stop_if_asked() -> None:
-    if STOP.is_set():
+def _stop_if_asked(stopped: threading.Event | None = None) -> None:
+    if STOP.is_set() or (stopped is not None and stopped.is_set()):
         raise Interrupted("the run was stopped")

@@ -77,6 +77,7 @@ def _check_target(config: SuiteConfig, api: str, spec: Spec, pacer: Pacer, tls: 
                 lambda r: r.status_code,
                 lambda r: r.headers.get("Retry-After"),
                 config.timeout,
+                key=api,
             )
         except DeadlineExceeded:
             return  # the run's deadline (or a stop) came first: the run reports it

@@ -90,5 +90,5 @@ def render(report: SuiteReport) -> str:
     total = {status: sum(c[status] for c in report.counts("api").values()) for status in Status}
     verdict = verdict_of(report)
     summary = ", ".join(f"{total[status]} {status.value}" for status in COLUMNS)
-    lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s"]
+    lines += ["", f"{verdict}: {summary} in {report.duration:.1f}s, {report.requests} requests"]
     return "\n".join(lines)

@@ -67,6 +67,10 @@ class CheckResult:
     omitted: int = 0
     # Not run, or not decided, because the run was stopped from outside (skipped; the run has no verdict).
     interrupted: bool = False
+    # The distinct requests this verdict rests on, those it shares with other checks included (a walk
+    # several checks read counts for each of them; `SuiteReport.requests` counts each request once).
+    # For a Schemathesis check: the requests of its operation's cases, which its other checks share.
+    requests: int = 0
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -90,9 +94,12 @@ class SuiteReport:
     # The --deadline ran out: what was left is reported skipped (never passed) and the run cannot pass.
     deadline_reached: bool = False
     deadline: float | None = None
-    # 429 answers waited out (Retry-After) and the seconds spent waiting.
+    # 429 answers waited out (Retry-After), and the seconds some request was held back by one.
     throttled: int = 0
     throttled_seconds: float = 0.0
+    # Every HTTP request the run sent (the preflight's and 429 retries included), and per API.
+    requests: int = 0
+    requests_by_api: dict[str, int] = field(default_factory=dict)
     # False under --insecure: no target's certificate was verified, and every report says so.
     tls_verified: bool = True
     # What the run was given (version, targets, seed, TLS), for the reports; never a secret.

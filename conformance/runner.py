@@ -9,32 +9,42 @@ drops the connection or redirects gives failed checks (exit 1); every request go
 one `Pacer` (--max-rate, --deadline, 429s) and the run's one `TlsSettings`. When the deadline runs out,
 what is left is reported skipped and the run fails with a finding. One root cause is reported once: the
 checks that depend on it are reported blocked by the check that found it.
+
+With `--concurrency N` above 1 the APIs run side by side, each API's Schemathesis phase beside its
+semantic checks, and the checks on N threads; at most N requests of an API are in flight at once (its
+`Lane`). Nothing in the report depends on N: results are put in the registered order whatever finished
+first, the checks that got no response are settled in that order (the first fails, the rest are blocked
+by it), and shared walks and pages are fetched once. With N = 1 everything runs one request after
+another in the calling thread, as before.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
 from billing_contract import profiles, rules
 from billing_contract.spec import Spec
 from conformance.checks import checks_for
+from conformance.concurrency import WaitingGate, run_in_order
 from conformance.config import SuiteConfig
-from conformance.context import CheckContext
+from conformance.context import ApiState, CheckContext
 from conformance.errors import CredentialsRejected, TargetUnreachable
-from conformance.http import Client
+from conformance.http import Session
 from conformance.outcome import Blocked, Failed, Skipped
-from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Pacer
+from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Lane, Pacer
 from conformance.preflight import FIRST_OPERATION, check_flags, check_targets
 from conformance.progress import Progress
 from conformance.recorded import from_exchange
-from conformance.registry import SemanticCheck
+from conformance.registry import SemanticCheck, page_shape_check
 from conformance.report import CheckResult, Finding, Status, SuiteReport
-from conformance.schema_checks import run_schema_checks
+from conformance.schema_checks import SchemaRun, quiet_schemathesis, run_schema_checks
 from conformance.tls import TlsSettings
 from conformance.version import package_version
 
@@ -43,6 +53,7 @@ __all__ = ["CredentialsRejected", "TargetUnreachable", "run_semantic_check", "ru
 Say = Callable[[str], None]
 DEADLINE_SKIP = "not run: the run's deadline was reached"
 INTERRUPTED_SKIP = "not run: the run was interrupted"
+SCHEMA_CHECK = "response_schema_conformance"
 
 
 def no_response(exc: httpx.HTTPError, timeout: float) -> str:
@@ -77,6 +88,7 @@ def _failed(item: SemanticCheck, ctx: CheckContext, started: float, failure: Fai
         duration=time.monotonic() - started,
         more=tuple(finding(f) for f in failure.more),
         exchange=first.exchange,
+        requests=ctx.client.requests,
     )
 
 
@@ -89,122 +101,230 @@ def _unreadable(ctx: CheckContext) -> Failed:
     return Failed("the response could not be read as documented", "a body shaped as the contract says", got, exchange)
 
 
-@dataclass
-class NoResponse:
-    """The first check of an API that got no complete response (timeout, closed connection): later checks
-    getting none are blocked by it, so one unresponsive target is one failure."""
+@dataclass(frozen=True)
+class Attempt:
+    """A check's result, and what got no response when that was why it failed (the runner settles
+    those: the first such check of an API in registered order fails, the later ones are blocked by it)."""
 
-    first: str | None = None
+    result: CheckResult
+    no_response: str = ""
 
 
-def run_semantic_check(
-    item: SemanticCheck, ctx: CheckContext, no_response_seen: NoResponse | None = None
-) -> CheckResult:
-    no_response_seen = no_response_seen or NoResponse()
+def _attempt(item: SemanticCheck, ctx: CheckContext) -> Attempt:
     started = time.monotonic()
     base = {"api": item.api, "operation": item.operation, "check": item.name}
 
     def result(status: Status, message: str = "", **extra: object) -> CheckResult:
-        return CheckResult(**base, status=status, message=message, duration=time.monotonic() - started, **extra)
+        duration = time.monotonic() - started
+        return CheckResult(**base, status=status, message=message, duration=duration, **extra)  # type: ignore[arg-type]
 
     try:
         item.func(ctx)
     except Failed as failure:
-        return _failed(item, ctx, started, failure)
+        return Attempt(_failed(item, ctx, started, failure))
     except Skipped as skip:
-        return result(Status.SKIPPED, str(skip))
+        return Attempt(result(Status.SKIPPED, str(skip), requests=ctx.client.requests))
     except Blocked as blocked:
-        return result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker)
+        return Attempt(result(Status.BLOCKED, str(blocked), blocked_by=blocked.blocker, requests=ctx.client.requests))
     except Interrupted:
-        return result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True)
+        return Attempt(result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True))
     except KeyboardInterrupt:
         if not STOP.is_set():
             raise
         # Ctrl-C or SIGTERM (conformance.cli) landed inside this check: undecided, and the run winds down.
-        return result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True)
+        return Attempt(result(Status.SKIPPED, INTERRUPTED_SKIP, interrupted=True))
     except DeadlineExceeded:
-        return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)
+        return Attempt(result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True))
     except httpx.HTTPError as exc:
         if isinstance(exc, httpx.TimeoutException) and ctx.client.pacer.expired():
-            return result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True)  # cut by the deadline: undecided
+            return Attempt(result(Status.SKIPPED, DEADLINE_SKIP, cut_by_deadline=True))  # cut by the deadline
         what = no_response(exc, ctx.client.timeout)
-        if no_response_seen.first:
-            first = no_response_seen.first
-            return result(Status.BLOCKED, f"blocked by {first}: {what}", blocked_by=first)
-        no_response_seen.first = item.name
         timed_out = isinstance(exc, httpx.TimeoutException)
         message = f"no response within {ctx.client.timeout:g}s (--timeout)" if timed_out else f"request failed: {what}"
-        return _failed(item, ctx, started, Failed(message, "a complete HTTP response", what))
+        return Attempt(_failed(item, ctx, started, Failed(message, "a complete HTTP response", what)), what)
     except Exception:
         # A body shaped unlike the contract, or anything else a broken server provokes: a finding, never a crash.
-        return _failed(item, ctx, started, _unreadable(ctx))
-    return result(Status.PASSED)
+        return Attempt(_failed(item, ctx, started, _unreadable(ctx)))
+    return Attempt(result(Status.PASSED, requests=ctx.client.requests))
 
 
-def _semantic_phase(api: str, ctx: CheckContext, config: SuiteConfig, report: SuiteReport, progress: Progress) -> None:
-    no_response_seen = NoResponse()
-    checks = [item for item in checks_for(api) if item.name not in config.exclude_checks]
-    progress.phase(f"{api}: semantic checks", total=len(checks))
-    for item in checks:
-        if STOP.is_set():
-            # Stopped from outside: nothing more starts; what is left is listed in the reports as not run.
-            result = CheckResult(
-                item.api, item.operation, item.name, Status.SKIPPED, message=INTERRUPTED_SKIP, interrupted=True
-            )
-        elif ctx.client.pacer.expired():
-            # Nothing starts after the deadline, not even a check that could answer from cache.
-            result = CheckResult(
-                item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
-            )
-        else:
-            result = run_semantic_check(item, ctx, no_response_seen)
-        if result.cut_by_deadline:
-            report.deadline_reached = True
-        progress.say(f"{api}: {item.name} {result.status.value}")
-        progress.update(item.name, done=1, failures=int(result.status is Status.FAILED))
-        report.results.append(result)
+def run_semantic_check(item: SemanticCheck, ctx: CheckContext) -> CheckResult:
+    """One semantic check, its outcome as a result (a check never raises out of here)."""
+    return _attempt(item, ctx).result
+
+
+@dataclass
+class _InOrder:
+    """Collects an API's check results as they finish and hands them on in registered order, settling
+    the ones that got no response on the way: the first fails, the later ones are blocked by it. Each
+    result is final when it is passed on (to the progress lines too), whichever check finished first."""
+
+    progress: Progress
+    results: list[CheckResult | None]
+    done: dict[int, Attempt] = field(default_factory=dict)
+    next_index: int = 0
+    first_no_response: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, index: int, attempt: Attempt) -> None:
+        with self.lock:
+            self.done[index] = attempt
+            while self.next_index in self.done:
+                result = self._settled(self.done.pop(self.next_index))
+                self.results[self.next_index] = result
+                self.next_index += 1
+                self.progress.say(f"{result.api}: {result.check} {result.status.value}")
+                self.progress.update(result.check, done=1, failures=int(result.status is Status.FAILED))
+
+    def _settled(self, attempt: Attempt) -> CheckResult:
+        result = attempt.result
+        if not attempt.no_response:
+            return result
+        if not self.first_no_response:
+            self.first_no_response = result.check
+            return result
+        first = self.first_no_response
+        return CheckResult(
+            result.api,
+            result.operation,
+            result.check,
+            Status.BLOCKED,
+            message=f"blocked by {first}: {attempt.no_response}",
+            duration=result.duration,
+            blocked_by=first,
+            requests=result.requests,
+        )
+
+
+def _one_check(item: SemanticCheck, state: ApiState) -> Attempt:
+    if STOP.is_set():
+        # Stopped from outside: nothing more starts; what is left is listed in the reports as not run.
+        stopped = CheckResult(
+            item.api, item.operation, item.name, Status.SKIPPED, message=INTERRUPTED_SKIP, interrupted=True
+        )
+        return Attempt(stopped)
+    if state.session.pacer.expired():
+        # Nothing starts after the deadline, not even a check that could answer from cache.
+        skipped = CheckResult(
+            item.api, item.operation, item.name, Status.SKIPPED, message=DEADLINE_SKIP, cut_by_deadline=True
+        )
+        return Attempt(skipped)
+    return _attempt(item, CheckContext(state))
+
+
+def _semantic_phase(state: ApiState, progress: Progress) -> list[CheckResult]:
+    """The API's semantic checks on up to `--concurrency` threads, their results in registered order."""
+    items = [item for item in checks_for(state.api) if item.name not in state.config.exclude_checks]
+    progress.phase(f"{state.api}: semantic checks", total=len(items))
+    collected = _InOrder(progress, [None] * len(items))
+
+    def task(index: int, item: SemanticCheck) -> None:
+        collected.add(index, _one_check(item, state))
+
+    tasks = [partial(task, index, item) for index, item in enumerate(items)]
+    run_in_order(tasks, state.config.concurrency, on_interrupt=state.session.pacer.stop)
+    return [result for result in collected.results if result is not None]
 
 
 def _schema_phase(
-    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, report: SuiteReport, progress: Progress
-) -> set[str]:
-    """Schemathesis' checks for one API; the operations whose 200 body it found breaking the schema."""
+    api: str, config: SuiteConfig, lane: Lane, spec: Spec, tls: TlsSettings, gate: WaitingGate, progress: Progress
+) -> SchemaRun:
+    """Schemathesis' checks for one API (an empty run when the deadline is already spent)."""
     stopped = CheckResult(api, api, "schema_checks", Status.SKIPPED, "schema", INTERRUPTED_SKIP, interrupted=True)
     if STOP.is_set():
-        report.results.append(stopped)
-        return set()
-    if pacer.expired():
-        report.deadline_reached = True
+        return SchemaRun([stopped], {})
+    if lane.pacer.expired():
         progress.say(f"{api}: schema checks not run, deadline reached")
-        return set()
+        return SchemaRun([], {}, deadline_reached=True)
     progress.phase(f"{api}: schema checks (Schemathesis, seed {config.seed}, {config.max_examples} examples)")
     try:
         on_case = lambda label, failed: progress.update(label, done=1, failures=failed)  # noqa: E731
-        run = run_schema_checks(config, api, progress.say, pacer, spec, tls, on_case)
+        return run_schema_checks(config, api, progress.say, lane, spec, tls, gate, on_case)
     except KeyboardInterrupt:
         if not STOP.is_set():
             raise
-        report.results.append(stopped)  # stopped inside Schemathesis before it reported anything
-        return set()
+        return SchemaRun([stopped], {})  # stopped inside Schemathesis before it reported anything
     except Exception:
         # Schemathesis giving up is a finding, not a crash.
-        report.results.append(
-            CheckResult(
-                api,
-                api,
-                "schema_checks",
-                Status.FAILED,
-                "schema",
-                "Schemathesis could not run against this target",
-                expected="a target Schemathesis can test",
-                got="Schemathesis stopped before testing any operation",
-            )
+        failed = CheckResult(
+            api,
+            api,
+            "schema_checks",
+            Status.FAILED,
+            "schema",
+            "Schemathesis could not run against this target",
+            expected="a target Schemathesis can test",
+            got="Schemathesis stopped before testing any operation",
         )
-        return set()
-    report.results.extend(run.results)
-    report.case_fingerprints.update(run.fingerprints)
-    report.deadline_reached |= run.deadline_reached
-    return run.schema_broken_200
+        return SchemaRun([failed], {})
+
+
+class _Verdict:
+    """Which Schemathesis check reported page 1's documented 200 body breaking the schema, once the API's
+    Schemathesis phase has ended (asked only by a check that found page 1 wrong)."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._reporter: str | None = None
+
+    def settle(self, reporter: str | None) -> None:
+        self._reporter = reporter
+        self._done.set()
+
+    def __call__(self) -> str | None:
+        self._done.wait()
+        return self._reporter
+
+
+@dataclass
+class ApiRun:
+    """What one API's phases found."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    deadline_reached: bool = False
+
+
+def _run_api(
+    api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings, gate: WaitingGate, say: Progress
+) -> ApiRun:  # `say`: the run's progress line
+    """One API: Schemathesis' phase and the semantic checks, side by side when --concurrency allows (its
+    engines when `gate`, the run's, has seen the backend is slow enough for it to pay)."""
+    lane = Lane(pacer, api, config.concurrency)
+    first = spec.operations[FIRST_OPERATION[api]]
+    verdict = _Verdict()
+    schema = SchemaRun([], {})
+
+    def schema_phase() -> list[CheckResult]:
+        nonlocal schema
+        try:
+            if config.schema_checks:
+                with _until_stopped():
+                    schema = _schema_phase(api, config, lane, spec, tls, gate, say)
+        finally:
+            broken = f"{first.method.upper()} {first.path}" in schema.schema_broken_200
+            verdict.settle(SCHEMA_CHECK if broken else None)
+        return schema.results
+
+    def semantic_phase() -> list[CheckResult]:
+        if not config.semantic_checks:
+            return []
+        headers = config.auth_headers(api)
+        session = Session(config.url_for(api) or "", headers, config.timeout, lane, config.secrets(), tls.context)
+        excluded = config.exclude_checks
+        shape = page_shape_check(api)
+        state = ApiState(api, session, spec, config, first.path, None if shape in excluded else shape, verdict)
+        try:
+            with _until_stopped():
+                return _semantic_phase(state, say)
+            return []
+        finally:
+            session.close()
+
+    workers = 2 if config.concurrency > 1 else 1
+    schema_results, semantic_results = run_in_order([schema_phase, semantic_phase], workers, pacer.stop)
+    deadline = schema.deadline_reached or any(r.cut_by_deadline for r in semantic_results)
+    return ApiRun([*schema_results, *semantic_results], schema.fingerprints, deadline)
 
 
 def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
@@ -212,6 +332,7 @@ def run_settings(config: SuiteConfig, tls: TlsSettings) -> dict[str, str]:
     settings = {"billing-conformance.version": package_version()}
     settings |= {f"{api}-url": config.url_for(api) or "" for api in config.apis}
     settings |= {"seed": str(config.seed), "max-examples": str(config.max_examples), "api-version": config.version}
+    settings["concurrency"] = str(config.concurrency)
     settings["tls-verification"] = tls.describe()
     return settings
 
@@ -228,23 +349,9 @@ def _until_stopped() -> Iterator[None]:
             raise
 
 
-def _semantic_checks(api: str, config: SuiteConfig, pacer: Pacer, spec: Spec, tls: TlsSettings,
-                     report: SuiteReport, broken: set[str], progress: Progress) -> None:  # fmt: skip
-    client = Client(
-        config.url_for(api) or "", config.auth_headers(api), config.timeout, pacer, config.secrets(), verify=tls.context
-    )
-    ctx = CheckContext(api, client, spec, config)
-    first = spec.operations[FIRST_OPERATION[api]]
-    if first.label in broken:
-        ctx.schema_reported_by = "response_schema_conformance"
-    try:
-        _semantic_phase(api, ctx, config, report, progress)
-    finally:
-        client.close()
-
-
 def _progress_line(progress: Say | Progress | None, pacer: Pacer, config: SuiteConfig) -> Progress:
-    """The run's progress line: the one given, or one writing to the callable given (or to nothing)."""
+    """The run's progress line (thread-safe: whole lines): the one given, or one writing to the callable
+    given (or to nothing)."""
     if isinstance(progress, Progress):
         progress.requests, progress.max_rate = (lambda: pacer.requests), config.max_rate
         return progress
@@ -262,24 +369,28 @@ def run_suite(
     report.deadline = config.deadline
     # One pacer for every request of the run: the preflight, Schemathesis and the semantic checks.
     pacer = Pacer(config.max_rate, started + config.deadline if config.deadline else None)
-    line = _progress_line(progress, pacer, config)
+    say = _progress_line(progress, pacer, config)
     spec = Spec.load(config.spec_path)
     tls = check_flags(config, spec)
     report.tls_verified, report.settings = tls.verify, run_settings(config, tls)
     with _until_stopped():
         check_targets(config, spec, pacer, tls)
-    with line:
-        for api in config.apis if not STOP.is_set() else ():
-            broken: set[str] = set()
-            if config.schema_checks:
-                with _until_stopped():
-                    broken = _schema_phase(api, config, pacer, spec, tls, report, line)
-            if config.semantic_checks:
-                with _until_stopped():
-                    _semantic_checks(api, config, pacer, spec, tls, report, broken, line)
+    # The run's Schemathesis engines take turns until answers are seen to be slow (conformance.concurrency).
+    gate = WaitingGate()
+    apis = config.apis if not STOP.is_set() else ()
+    tasks = [partial(_run_api, api, config, pacer, spec, tls, gate, say) for api in apis]
+    runs: list[ApiRun] = []
+    with quiet_schemathesis(tls), say, _until_stopped():
+        runs = run_in_order(tasks, len(tasks) if config.concurrency > 1 else 1, pacer.stop)
+    for run in runs:
+        report.results.extend(run.results)
+        report.case_fingerprints.update(run.fingerprints)
+        report.deadline_reached |= run.deadline_reached
     if STOP.is_set():
         _list_not_run(config, report)
     report.throttled, report.throttled_seconds = pacer.throttled, pacer.throttled_seconds
+    report.requests = pacer.requests
+    report.requests_by_api = {api: pacer.requests_by[api] for api in config.apis}
     report.duration = time.monotonic() - started
     return report
 

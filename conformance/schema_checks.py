@@ -8,6 +8,13 @@ a GET, `negative_data_rejection` on valid data); `EXERCISED` says which cases ea
 A failure's repro is a curl command built from the request as sent, with the credentials shown as the
 `${BILLING_…}` variables the suite reads them from; a body-schema failure lists every schema error
 (through `billing_contract.rules`, the same code the semantic checks use).
+
+A request Schemathesis has already sent in this run (same method, URL, headers and body; only GET, HEAD
+and OPTIONS, which change nothing) is not sent again: its case gets the answer the first one got. The
+coverage phase makes many such repeats (with the run's own credentials and `Api-Version`, every case
+varying a header those replace is the default request again; `ignored_auth` sends the same requests
+without credentials for every phase), so this cuts about a quarter of the phase's requests, and no case
+is judged on anything but the answer to exactly its request.
 """
 
 from __future__ import annotations
@@ -16,10 +23,14 @@ import contextlib
 import copy
 import functools
 import hashlib
+import importlib
+import itertools
 import logging
+import threading
+import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +52,10 @@ from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from billing_contract import TAGS, facts, rules
 from billing_contract.spec import Spec
 from conformance import repro
+from conformance.concurrency import Shared, WaitingGate, run_in_order, serialized_ast_parse
 from conformance.config import SuiteConfig
-from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Pacer
-from conformance.recorded import from_interaction
+from conformance.pacing import STOP, DeadlineExceeded, Interrupted, Lane
+from conformance.recorded import RecordedExchange, from_interaction
 from conformance.report import MAX_FINDINGS, CheckResult, Finding, Status
 from conformance.tls import TlsSettings
 
@@ -117,6 +129,47 @@ NOT_EXERCISED = {
 STATEFUL_REASON = "needs resources the API creates or deletes; this contract is read-only"
 # Request headers that say nothing about the case; a repro leaves them out.
 NOISE_HEADERS = {"user-agent", "accept", "accept-encoding", "connection", "content-length"}
+# Schemathesis and Hypothesis import these inside functions, on first use. Engines starting side by side
+# would import them from several threads at once, and a circular pair imported so can come out half-initialized
+# (seen: "cannot import name 'iter_coverage_cases'"). `quiet_schemathesis` imports them first, in the thread
+# starting the run; tests/conformance/test_concurrency.py checks that a run imports no other module of either.
+LAZY_IMPORTS = (
+    "hypothesis.internal.conjecture.optimiser",
+    "hypothesis.strategies._internal.flatmapped",
+    "hypothesis.strategies._internal.random",
+    "schemathesis.engine._lazy",
+    "schemathesis.engine.context",
+    "schemathesis.engine.control",
+    "schemathesis.engine.core",
+    "schemathesis.engine.fuzz",
+    "schemathesis.engine.health",
+    "schemathesis.engine.observations",
+    "schemathesis.engine.outage",
+    "schemathesis.engine.run.analysis",
+    "schemathesis.engine.run.auth_bootstrap",
+    "schemathesis.engine.run.cache",
+    "schemathesis.engine.run.stateful",
+    "schemathesis.engine.run.unit._hypothesis_executor",
+    "schemathesis.generation.dictionaries",
+    "schemathesis.python._constants.adapters",
+    "schemathesis.python._constants.adapters.django",
+    "schemathesis.python._constants.adapters.flask",
+    "schemathesis.python._constants.adapters.starlette",
+    "schemathesis.python._constants.extract",
+    "schemathesis.python._constants.filter",
+    "schemathesis.python._constants.orchestrator",
+    "schemathesis.python._constants.walk",
+    "schemathesis.python._constants.warnings",
+    "schemathesis.python.asgi",
+    "schemathesis.specs.openapi._ordering",
+    "schemathesis.specs.openapi.auth_flow.detection",
+    "schemathesis.specs.openapi.auth_flow.vocabulary",
+    "schemathesis.specs.openapi.auth_inference",
+    "schemathesis.specs.openapi.coverage._operation",
+    "schemathesis.specs.openapi.object_authorization",
+    "schemathesis.transport.asgi",
+    "schemathesis.transport.wsgi",
+)
 # Checks that judge the input sent (was it refused, accepted, answered without a 5xx?): each distinct input
 # that fails one is its own finding. The other checks judge the answer: the same wrong answer to many
 # inputs is one finding (a page body of the wrong shape is reported once, not once per case).
@@ -128,6 +181,12 @@ INPUT_CHECKS = {
     "unsupported_method",
     "not_a_server_error",
 }
+# Schemathesis' unit phases, in its own order (`engine_plans` splits them between engines).
+PHASE_ORDER = ("examples", "coverage", "fuzzing")
+# Methods whose repeats are answered from the first answer (they change nothing on the server).
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# What a serialized case may hold for its request to be told apart for sure (anything else: always sent).
+KEYED_FIELDS = {"method", "url", "headers", "params", "cookies", "json", "data"}
 
 
 def registered_checks() -> list[str]:
@@ -165,29 +224,49 @@ def exercised(name: str, case: Any, response: Any) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """One failing case of a check: where it came in Schemathesis' order (phase, then case), and what it showed."""
+
+    rank: tuple[int, int]
+    title: str
+    got: str
+    curl: str
+    status: int | None
+    key: tuple[str, ...] = ()  # what makes it a distinct finding (INPUT_CHECKS: the input too)
+    exchange: RecordedExchange | None = None
+
+
 @dataclass
 class _Tally:
     passed: int = 0
     failed: int = 0
+    failures: list[_Failure] = field(default_factory=list)
+    cases: list[str] = field(default_factory=list)
     # Seconds spent on the cases the check was applied to (they are shared by every check of the operation).
     elapsed: float = 0.0
-    # Distinct failures, in the order found (at most MAX_FINDINGS kept), and how many more there were.
-    findings: list[Finding] = field(default_factory=list)
-    seen: set[tuple[str, ...]] = field(default_factory=set)
-    omitted: int = 0
-    first_status: int | None = None  # the first failure's response status
-    cases: list[str] = field(default_factory=list)
 
-    def add(self, key: tuple[str, ...], finding: Finding, status: int | None) -> None:
-        if not self.seen:
-            self.first_status = status
-        if key in self.seen:
-            return
-        self.seen.add(key)
-        if len(self.findings) < MAX_FINDINGS:
-            self.findings.append(finding)
-        else:
-            self.omitted += 1
+    def merge(self, other: _Tally) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+        self.failures = sorted([*self.failures, *other.failures], key=lambda f: f.rank)
+        self.cases += other.cases
+        self.elapsed += other.elapsed
+
+    @property
+    def first_failure(self) -> _Failure | None:
+        """The failure found first in Schemathesis' own order (examples, coverage, fuzzing)."""
+        return self.failures[0] if self.failures else None
+
+    def distinct(self) -> tuple[list[_Failure], int]:
+        """The distinct failures in Schemathesis' order (at most MAX_FINDINGS) and how many more there were."""
+        seen: set[tuple[str, ...]] = set()
+        found: list[_Failure] = []
+        for failure in self.failures:
+            if failure.key not in seen:
+                seen.add(failure.key)
+                found.append(failure)
+        return found[:MAX_FINDINGS], max(0, len(found) - MAX_FINDINGS)
 
 
 @dataclass
@@ -216,51 +295,109 @@ def drop_ungeneratable(context: Any, case: Any) -> Any:
     return case
 
 
+class _Answers:
+    """The answers an API's Schemathesis runs got, one per distinct safe request, and the distinct
+    requests each operation's cases were answered with (its results' `requests`)."""
+
+    def __init__(self) -> None:
+        self._shared: Shared[Any] = Shared()
+        self._unshared = itertools.count()
+        self._lock = threading.Lock()
+        self.requests: dict[str, set[Hashable]] = defaultdict(set)
+
+    def get(self, label: str, key: Hashable | None, send: Callable[[], Any]) -> Any:
+        """`send()`'s answer, sent once per key (always sent when there is no key)."""
+        with self._lock:
+            self.requests[label].add(key if key is not None else next(self._unshared))
+        return send() if key is None else self._shared.get(key, send)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {label: len(keys) for label, keys in self.requests.items()}
+
+
 class _PacedTransport:
-    """Schemathesis' requests transport behind the run's pacer (rate, deadline, 429s).
+    """Schemathesis' requests transport behind the run's pacer (rate, deadline, 429s), through the API's lane.
 
     Schemathesis 4.32 has its own `rate-limit` (whole requests per second, bursts allowed) and waits out
     429s, but not both at once, not sharing the semantic checks' pacing and not bounded by our deadline;
     so every generated request goes through here instead. Its `max-time` is no deadline either (given one,
     the engine keeps cycling its phases until the time is spent), so none is given: once the deadline is
     spent this transport raises Schemathesis' own budget-expired interrupt, which ends each remaining
-    operation at its first case without a verdict.
+    operation at its first case without a verdict. A request already sent in this run is answered with
+    its first answer (`_key`), and the distinct requests of each operation are counted.
     """
 
-    def __init__(self, inner: Any, pacer: Pacer) -> None:
+    def __init__(self, inner: Any, lane: Lane, answers: _Answers, observe: Callable[[float], None]) -> None:
         self._inner = inner
-        self.pacer = pacer
+        self.lane = lane
+        self.answers = answers
         self.deadline_reached = False
         self.interrupted = False
+        # Told each answer's time on the wire (the engines' gate decides from them).
+        self._observe = observe
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def send(self, case: Any, *, session: Any = None, **kwargs: Any) -> Any:
-        requested = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(operation=case.operation)
-
-        def send(timeout: float | None) -> Any:
-            try:
-                return self._inner.send(case, session=session, **{**kwargs, "timeout": timeout})
-            except requests.Timeout:
-                left = self.pacer.remaining()
-                if left is not None and left <= 0.05:
-                    # Cut short by the deadline rather than by --timeout: no verdict, not a failure.
-                    raise DeadlineExceeded("overall deadline reached") from None
-                raise
-
-        def retry_after(response: Any) -> str | None:
-            value = response.headers.get("retry-after")
-            return (value[0] if value else None) if isinstance(value, list) else value
-
+        key = self._key(case, session, kwargs)
         try:
-            return self.pacer.send(send, lambda r: r.status_code, retry_after, requested)
+            return self.answers.get(case.operation.label, key, lambda: self._send(case, session, kwargs))
         except Interrupted:
             self.interrupted = True
             raise BudgetExpired() from None
         except DeadlineExceeded:
             self.deadline_reached = True
             raise BudgetExpired() from None
+
+    def _key(self, case: Any, session: Any, kwargs: dict[str, Any]) -> Hashable | None:
+        """The request as it goes on the wire (method, URL, headers but Schemathesis' own, body), for a
+        safe method; None when it cannot be told for sure (then it is always sent)."""
+        try:
+            headers = dict(kwargs.get("headers") or {})
+            for name, value in (getattr(session, "headers", None) or {}).items():
+                headers.setdefault(name, value)  # as the transport merges the session's headers
+            data = self._inner.serialize_case(
+                case, headers=headers, params=kwargs.get("params"), cookies=kwargs.get("cookies")
+            )
+            if str(data["method"]).upper() not in SAFE_METHODS or set(data) - KEYED_FIELDS:
+                return None
+            fields = {name: data.get(name) for name in ("params", "cookies", "json", "data")}
+            request = requests.Request(method=data["method"], url=data["url"], headers=data["headers"], **fields)
+            prepared = request.prepare()
+        except Exception:
+            return None
+        sent = sorted((k.lower(), str(v)) for k, v in prepared.headers.items() if not _says_nothing(k))
+        body = prepared.body if isinstance(prepared.body, bytes | str | None) else repr(prepared.body)
+        return (prepared.method, prepared.url, tuple(sent), body)
+
+    def _send(self, case: Any, session: Any, kwargs: dict[str, Any]) -> Any:
+        requested = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(operation=case.operation)
+
+        def send(timeout: float | None) -> Any:
+            started = time.monotonic()
+            try:
+                return self._inner.send(case, session=session, **{**kwargs, "timeout": timeout})
+            except requests.Timeout:
+                left = self.lane.pacer.remaining()
+                if left is not None and left <= 0.05:
+                    # Cut short by the deadline rather than by --timeout: no verdict, not a failure.
+                    raise DeadlineExceeded("overall deadline reached") from None
+                raise
+            finally:
+                self._observe(time.monotonic() - started)
+
+        def retry_after(response: Any) -> str | None:
+            value = response.headers.get("retry-after")
+            return (value[0] if value else None) if isinstance(value, list) else value
+
+        return self.lane.send(send, lambda r: r.status_code, retry_after, requested)
+
+
+def _says_nothing(header: str) -> bool:
+    """Headers that do not make a request another one (Schemathesis' case ids, the client's own)."""
+    return header.lower() in NOISE_HEADERS or header.lower().startswith("x-schemathesis")
 
 
 def _pace(schema: Any, transport: _PacedTransport) -> Any:
@@ -269,6 +406,18 @@ def _pace(schema: Any, transport: _PacedTransport) -> Any:
     cls = type(schema)
     schema.__class__ = type(cls.__name__, (cls,), {"__slots__": (), "transport": property(lambda _self: transport)})
     return schema
+
+
+@contextlib.contextmanager
+def quiet_schemathesis(tls: TlsSettings) -> Iterator[None]:
+    """For a whole run, entered once by the thread that starts it, before any engine: no start-up probes,
+    no urllib3 warning per request under --insecure, `ast.parse` one call at a time, and what Schemathesis
+    imports on first use imported now. Each is process-wide state that engines in several threads would
+    otherwise patch, restore or import over each other."""
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
+    with _no_probes(), _quiet_if_unverified(tls), serialized_ast_parse():
+        yield
 
 
 @contextlib.contextmanager
@@ -302,7 +451,7 @@ def _tls_config(tls: TlsSettings) -> dict[str, Any]:
     return settings
 
 
-def _schema_config(config: SuiteConfig, api: str, tls: TlsSettings) -> schemathesis.Config:
+def _schema_config(config: SuiteConfig, api: str, tls: TlsSettings, plan: EnginePlan) -> schemathesis.Config:
     project: dict[str, Any] = {
         **_tls_config(tls),
         "seed": config.seed,
@@ -310,8 +459,13 @@ def _schema_config(config: SuiteConfig, api: str, tls: TlsSettings) -> schemathe
         "headers": config.auth_headers(api),
         "request-timeout": config.timeout,
         "generation": {"max-examples": config.max_examples, "deterministic": True, "database": "none"},
-        # Stateful links need a schema with `links`; this contract has none.
-        "phases": {"stateful": {"enabled": False}},
+        # This engine's share of the unit phases, per operation (`EnginePlan`); stateful links need `links`,
+        # which this contract has none of.
+        "phases": {
+            **{name: {"enabled": name in plan.all_phases} for name in PHASE_ORDER},
+            "stateful": {"enabled": False},
+        },
+        "operations": plan.operations_config(_contract_operations(config)),
         # A redirect is the answer under test, never followed (not even to the same host).
         "max-redirects": 0,
         "checks": {name: {"enabled": False} for name in sorted(config.exclude_checks)},
@@ -357,63 +511,216 @@ def curl_for(request: Any, secrets: dict[str, str]) -> str:
     return repro.curl(str(request.method), str(request.uri), headers, secrets)
 
 
+@dataclass(frozen=True)
+class EnginePlan:
+    """One Schemathesis engine of an API's run: the phases each of its operations runs (an operation not
+    named is off), and the phases whose findings it reports; the others only feed it answers (as the
+    list's examples feed the statement-by-id cases the ids they answered)."""
+
+    phases: tuple[tuple[str, tuple[str, ...]], ...]  # (operation id, its phases here)
+    reports: tuple[str, ...]
+
+    @property
+    def all_phases(self) -> set[str]:
+        return {phase for _, phases in self.phases for phase in phases}
+
+    def operations_config(self, operation_ids: list[str]) -> list[dict[str, Any]]:
+        """Schemathesis' per-operation settings: this engine's phases for its operations, the others off."""
+        mine = dict(self.phases)
+        return [
+            {"include-operation-id": op, "phases": {name: {"enabled": name in mine[op]} for name in PHASE_ORDER}}
+            if op in mine
+            else {"include-operation-id": op, "enabled": False}
+            for op in operation_ids
+        ]
+
+
+def engine_plans(layers: list[list[tuple[str, str]]]) -> list[EnginePlan]:
+    """How an API's phases are split between engines that may run side by side, given its operations as
+    (operation id, path) in Schemathesis' dependency layers (the list before the statement by id).
+
+    The coverage phase, most of the requests, gets an engine per path: a path's operations stay in one
+    engine, in order, because Schemathesis probes a path's undocumented methods under whichever of them
+    comes first. An engine for a later layer first runs the examples phase of the earlier layers' operations,
+    unreported, so that it learns the ids they answer as the one engine would have (checked: the same
+    cases). The examples and fuzzing phases keep one engine for every operation. Each engine is
+    deterministic, so the run is, whether the engines run one after another or side by side."""
+    plans: list[EnginePlan] = []
+    paths: dict[str, list[str]] = {}
+    first_layer: dict[str, int] = {}
+    for index, layer in enumerate(layers):
+        for operation_id, path in layer:
+            paths.setdefault(path, []).append(operation_id)
+            first_layer.setdefault(path, index)
+    for path, operations in paths.items():
+        feeders = [op for layer in layers[: first_layer[path]] for op, _ in layer]
+        phases = [*((op, ("examples",)) for op in feeders), *((op, ("coverage",)) for op in operations)]
+        plans.append(EnginePlan(tuple(phases), ("coverage",)))
+    every = [op for layer in layers for op, _ in layer]
+    plans.append(EnginePlan(tuple((op, ("examples", "fuzzing")) for op in every), ("examples", "fuzzing")))
+    return plans
+
+
 def run_schema_checks(
     config: SuiteConfig,
     api: str,
     progress: Callable[[str], None],
-    pacer: Pacer,
+    lane: Lane,
     spec: Spec | None = None,
     tls: TlsSettings | None = None,
+    gate: WaitingGate | None = None,
     on_case: Callable[[str, int], None] | None = None,
 ) -> SchemaRun:
-    """Schemathesis' checks for one API; `on_case(operation, new failures)` after each generated case."""
+    """Every Schemathesis check on the API's operations (run `quiet_schemathesis` around it): its phases
+    split between engines (`engine_plans`), side by side when --concurrency allows and `gate` (shared by
+    the run's engines) lets them, their findings merged as if one engine had run the phases in
+    Schemathesis' order. `on_case(operation, new failures)` after each reported case (progress lines)."""
     spec = spec or Spec.load(config.spec_path)
     tls = tls or TlsSettings.from_config(config)
-    # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
-    project = _schema_config(config, api, tls)
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=project)
-    schema = schema.include(tag=TAGS[api])
-    transport = _PacedTransport(schema.transport, pacer)
-    schema = _pace(schema, transport)
-    schema.hook("map_case")(drop_ungeneratable)
-    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    errors: dict[str, tuple[int, events.NonFatalError]] = {}
-    # Seconds per operation spent in scenarios (the time of a `schema_request_errors` finding).
-    scenario_time: dict[str, float] = defaultdict(float)
     # Connexion-based servers log every unknown parameter Schemathesis sends; keep the output readable.
     logging.getLogger("connexion").setLevel(logging.ERROR)
-    recorder = _Recorder(spec, config.secrets(), tallies)
-    with _no_probes(), _quiet_if_unverified(tls):
-        for event in from_schema(schema).execute():
-            if isinstance(event, events.ScenarioFinished):
-                failed_before = sum(tally.failed for tally in tallies.values())
-                recorder.record(event.recorder)
-                scenario_time[event.recorder.label] += event.elapsed_time or 0.0
-                if on_case is not None:
-                    on_case(event.recorder.label, sum(tally.failed for tally in tallies.values()) - failed_before)
-            elif isinstance(event, events.NonFatalError):
-                count, first = errors.get(event.label, (0, event))
-                errors[event.label] = (count + 1, first)
-            elif isinstance(event, events.FatalError):
-                raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
-    interrupted = transport.interrupted or STOP.is_set()
-    results, fingerprints = _results(api, tallies, config, transport.deadline_reached, interrupted)
+    answers = _Answers()
+    plans = engine_plans(_layers(spec, api))
+    gate = gate or WaitingGate()
+    engines = [
+        functools.partial(_run_engine, config, api, lane, spec, tls, plan, answers, gate, on_case) for plan in plans
+    ]
+    parts = run_in_order(engines, len(engines) if config.concurrency > 1 else 1, lane.pacer.stop)
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    errors: dict[str, tuple[int, events.NonFatalError]] = {}
+    scenario_time: dict[str, float] = defaultdict(float)
+    for part in parts:
+        for key, tally in part.tallies.items():
+            tallies[key].merge(tally)
+        for label, seconds in part.scenario_time.items():
+            scenario_time[label] += seconds
+        for label, (count, first) in part.errors.items():
+            known, earlier = errors.get(label, (0, first))
+            errors[label] = (known + count, min(earlier, first, key=_phase_rank))
+    incomplete = any(part.deadline_reached for part in parts)
+    interrupted = any(part.interrupted for part in parts) or STOP.is_set()
+    sent = answers.counts()
+    results, fingerprints = _results(api, tallies, config, incomplete, sent, interrupted)
     secrets = config.secrets()
     if ERROR_CHECK not in config.exclude_checks:
         for label, (count, first) in sorted(errors.items()):
-            results.append(_error_result(api, label, count, first, secrets, scenario_time[label]))
+            results.append(_error_result(api, label, count, first, secrets, sent.get(label, 0), scenario_time[label]))
     for result in results:
         progress(f"{api}: {result.check} on {result.operation} {result.status.value}")
     broken = {
         label
         for (label, name), tally in tallies.items()
-        if name == "response_schema_conformance" and tally.failed and tally.first_status == 200
+        if name == "response_schema_conformance" and tally.first_failure and tally.first_failure.status == 200
     }
-    return SchemaRun(results, fingerprints, transport.deadline_reached, broken, interrupted)
+    return SchemaRun(results, fingerprints, incomplete, broken, interrupted)
+
+
+@functools.cache
+def _operation_ids(spec_path: str) -> tuple[str, ...]:
+    return tuple(Spec.load(spec_path).operations)
+
+
+def _contract_operations(config: SuiteConfig) -> list[str]:
+    return list(_operation_ids(str(config.spec_path)))
+
+
+def _layers(spec: Spec, api: str) -> list[list[tuple[str, str]]]:
+    """The API's operations as (operation id, path), in the dependency layers Schemathesis orders them by."""
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document)).include(tag=TAGS[api])
+    operations = [result.ok() for result in schema.get_all_operations()]
+    return [
+        [(op.definition.raw["operationId"], op.path) for op in layer]
+        for layer in schema.get_operation_layers(operations)
+    ]
+
+
+@dataclass
+class _EngineRun:
+    """What one engine found: per (operation, check), the errors per operation, and whether the deadline cut it."""
+
+    tallies: dict[tuple[str, str], _Tally]
+    errors: dict[str, tuple[int, events.NonFatalError]]
+    deadline_reached: bool
+    interrupted: bool = False
+    # Seconds per operation spent in its reported scenarios (the time of a `schema_request_errors` finding).
+    scenario_time: dict[str, float] = field(default_factory=dict)
+
+
+def _run_engine(
+    config: SuiteConfig,
+    api: str,
+    lane: Lane,
+    spec: Spec,
+    tls: TlsSettings,
+    plan: EnginePlan,
+    answers: _Answers,
+    gate: WaitingGate,
+    on_case: Callable[[str, int], None] | None = None,
+) -> _EngineRun:
+    """One Schemathesis engine, as `plan` says, on a schema of its own (what Schemathesis learns from the
+    answers, such as the ids the list returned, stays within this engine), when `gate` lets it run."""
+    try:
+        with gate.turn(lane.pacer.check):
+            return _engine(config, api, lane, spec, tls, plan, answers, gate, on_case)
+    except DeadlineExceeded:  # the deadline (or a stop) came while it waited its turn: not run
+        return _EngineRun({}, {}, deadline_reached=True)
+
+
+def _engine(
+    config: SuiteConfig,
+    api: str,
+    lane: Lane,
+    spec: Spec,
+    tls: TlsSettings,
+    plan: EnginePlan,
+    answers: _Answers,
+    gate: WaitingGate,
+    on_case: Callable[[str, int], None] | None,
+) -> _EngineRun:
+    project = _schema_config(config, api, tls, plan)
+    # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=project)
+    transport = _PacedTransport(schema.transport, lane, answers, gate.observe)
+    schema = _pace(schema, transport)
+    schema.hook("map_case")(drop_ungeneratable)
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    errors: dict[str, tuple[int, events.NonFatalError]] = {}
+    recorder = _Recorder(spec, config.secrets(), tallies)
+    scenario_time: dict[str, float] = defaultdict(float)
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished) and event.phase.value in plan.reports:
+            failed_before = sum(tally.failed for tally in tallies.values())
+            recorder.record(event.recorder)
+            scenario_time[event.recorder.label] += event.elapsed_time or 0.0
+            if on_case is not None:
+                on_case(event.recorder.label, sum(tally.failed for tally in tallies.values()) - failed_before)
+        elif isinstance(event, events.NonFatalError) and _reported(event, plan):
+            count, first = errors.get(event.label, (0, event))
+            errors[event.label] = (count + 1, first)
+        elif isinstance(event, events.FatalError):
+            raise RuntimeError(f"Schemathesis failed: {event.exception}") from event.exception
+    return _EngineRun(dict(tallies), errors, transport.deadline_reached, transport.interrupted, dict(scenario_time))
+
+
+def _phase_rank(event: events.NonFatalError) -> int:
+    phase = str(event.phase.value) if event.phase is not None else ""
+    return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
+
+
+def _reported(event: events.NonFatalError, plan: EnginePlan) -> bool:
+    """An error belongs to the engine reporting its phase (one outside any phase: to the examples' engine)."""
+    phase = event.phase.value if event.phase is not None else "examples"
+    return phase in plan.reports
 
 
 def _error_result(
-    api: str, label: str, count: int, event: events.NonFatalError, secrets: dict[str, str], elapsed: float = 0.0
+    api: str,
+    label: str,
+    count: int,
+    event: events.NonFatalError,
+    secrets: dict[str, str],
+    requests: int = 0,
+    elapsed: float = 0.0,
 ) -> CheckResult:
     """Schemathesis could not test an operation (no response: timeout, dropped connection...): a finding."""
     info = event.info
@@ -427,6 +734,7 @@ def _error_result(
         expected=EXPECTATIONS[ERROR_CHECK],
         got=info.message.strip(),
         curl=repro.hide_secrets((info.code_sample or "").strip(), secrets),
+        requests=requests,
         duration=elapsed,
     )
 
@@ -436,6 +744,8 @@ class _Recorder:
     spec: Spec
     secrets: dict[str, str]
     tallies: dict[tuple[str, str], _Tally]
+    # The order failures came in, within this engine.
+    order: Iterator[int] = field(default_factory=itertools.count)
 
     def record(self, recorder: Any) -> None:
         for case_id, nodes in recorder.checks.items():
@@ -469,18 +779,28 @@ class _Recorder:
             violations = rules.body_matches(self.spec, operation, _Sent(response)) if operation else []
             got = f"HTTP {status}: " + "; ".join(v.got for v in violations) if violations else got
         curl = curl_for(interaction.request, self.secrets) if interaction is not None else ""
+        rank = (_case_phase_rank(case), next(self.order))
         # A check on the input: each failing input is a finding; on the answer: each distinct wrong answer.
         key = (failure.title, got, curl) if node.name in INPUT_CHECKS else (failure.title, got)
-        expected = EXPECTATIONS.get(node.name, "see the message")
         exchange = from_interaction(interaction, self.secrets)
-        tally.add(key, Finding(failure.title, expected, got, curl, exchange), status)
+        tally.failures.append(_Failure(rank, failure.title, got, curl, status, key, exchange))
+
+
+def _case_phase_rank(case: Any) -> int:
+    phase = str(case.meta.phase.name.value) if case is not None and case.meta is not None else ""
+    return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
 
 
 def _failed_result(base: dict[str, Any], tally: _Tally) -> CheckResult:
-    first, *more = tally.findings or [Finding("failed", EXPECTATIONS.get(base["check"], ""))]
-    return CheckResult(**base, status=Status.FAILED, message=first.message, expected=first.expected,
-                       got=first.got, curl=first.curl, exchange=first.exchange, more=tuple(more),
-                       omitted=tally.omitted)  # fmt: skip
+    """A failed check: its distinct failures in Schemathesis' order, each with its exchange and repro."""
+    expected = EXPECTATIONS.get(base["check"], "see the message")
+    failures, omitted = tally.distinct()
+    findings = [Finding(f.title, expected, f.got, f.curl, f.exchange) for f in failures] or [
+        Finding("failed", expected)
+    ]
+    first, *more = findings
+    return CheckResult(**base, status=Status.FAILED, message=first.message, expected=expected, got=first.got,
+                       curl=first.curl, exchange=first.exchange, more=tuple(more), omitted=omitted)  # fmt: skip
 
 
 def _results(
@@ -488,6 +808,7 @@ def _results(
     tallies: dict[tuple[str, str], _Tally],
     config: SuiteConfig,
     incomplete: bool = False,
+    sent: dict[str, int] | None = None,
     interrupted: bool = False,
 ) -> tuple[list[CheckResult], dict[str, str]]:
     """One result per (operation, check); when the deadline or an interruption cut the phase short, no
@@ -497,7 +818,9 @@ def _results(
         if name in config.exclude_checks:
             continue
         fingerprints[f"{label}::{name}"] = hashlib.sha256("\n".join(sorted(tally.cases)).encode()).hexdigest()[:16]
-        base = {"api": api, "operation": label, "check": name, "kind": "schema", "duration": tally.elapsed}
+        requests = (sent or {}).get(label, 0)
+        base = {"api": api, "operation": label, "check": name, "kind": "schema", "requests": requests,
+                "duration": tally.elapsed}  # fmt: skip
         if tally.failed:
             result = _failed_result(base, tally)
         elif tally.passed and interrupted:

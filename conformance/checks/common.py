@@ -1,12 +1,12 @@
 """Helpers the checks of both APIs share: operation labels, statuses, bodies against the contract (through
-`billing_contract.rules`), and the page-shape check both APIs run first."""
+`billing_contract.rules`), and the page-shape check both APIs have."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from billing_contract import rules
-from conformance.context import CheckContext, page_problems
+from conformance.context import CheckContext
 from conformance.http import Exchange
 from conformance.outcome import Blocked, Failed, ensure
 
@@ -38,11 +38,12 @@ def ensure_rules(exchange: Exchange, violations: list[rules.Violation]) -> None:
     raise first
 
 
-def check_page_shape(ctx: CheckContext, operation_id: str, name: str) -> None:
+def check_page_shape(ctx: CheckContext, operation_id: str) -> None:
     """Page 1 of the collection, unfiltered: a 200 whose body matches the documented schema, every schema
-    error listed. When the page cannot even be read, the checks that walk pages are blocked by this one."""
-    exchange = ctx.client.get(ctx.path(operation_id))
-    unreadable = page_problems(ctx.api, exchange)
+    error listed (blocked instead when Schemathesis' schema check already reported that body). When the
+    page cannot even be read, the checks that walk pages are blocked by the one reporting it: the
+    context works that out from page 1 itself (`CheckContext.page_blocker`), whenever this check runs."""
+    exchange = ctx.first_page()
     violations = [
         *rules.documented_status(ctx.spec, operation_id, exchange),
         *rules.body_matches(ctx.spec, operation_id, exchange),
@@ -51,10 +52,7 @@ def check_page_shape(ctx: CheckContext, operation_id: str, name: str) -> None:
         violations = [
             rules.Violation("status", "page 1 of the collection should be served", "HTTP 200", exchange.summary())
         ]
-    if ctx.schema_reported_by and violations:
-        if unreadable:
-            ctx.page_blocker = ctx.schema_reported_by
-        raise Blocked(ctx.schema_reported_by, "it already reports this page's body breaking the schema")
-    if unreadable:
-        ctx.page_blocker = name
+    reporter = ctx.schema_reported_by() if violations else None
+    if reporter:
+        raise Blocked(reporter, "it already reports this page's body breaking the schema")
     ensure_rules(exchange, violations)

@@ -74,7 +74,9 @@ def test_a_paced_run_says_something_at_least_every_few_seconds(url: str) -> None
     """`--max-rate 2` and a deadline: Schemathesis' phase alone takes longer than a heartbeat, and the CLI
     (stderr not a terminal: plain lines) still says where it is at least every 5 s (6 s allowed: the
     heartbeat looks once a second)."""
-    argv = [sys.executable, "-m", "conformance.cli", "--wepay-url", url, "--max-rate", "2", "--deadline", "14"]
+    # One request at a time, so the Schemathesis phase is the one in progress for the first seconds.
+    argv = [sys.executable, "-m", "conformance.cli", "--wepay-url", url, "--max-rate", "2", "--deadline", "14",
+            "--concurrency", "1"]  # fmt: skip
     env = {**os.environ, **MOCK_SUITE_ENV}
     stamps: list[tuple[float, str]] = []
     with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
