@@ -128,6 +128,7 @@ def test_same_seed_same_cases_failures_and_report_with_1_and_8_in_flight(reports
     assert [(r.api, r.operation, r.check, r.status) for r in eight.results] == [
         (r.api, r.operation, r.check, r.status) for r in one.results
     ]
+
     # Each finding as the report words it; its recorded exchange carries the answer's own date and
     # X-Correlation-Id, which differ from one request to the next whatever the concurrency.
     def worded(report: SuiteReport) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
