@@ -230,12 +230,15 @@ def mifumo_filter_counts(ctx: CheckContext) -> None:
     if total == 0:
         raise Skipped("the collection is empty: nothing to add up")
     per_type = {t: _count(ctx, type=t) for t in _types(ctx)}
+    # The exchange to show: the last per-type count's page (a GET the run already sent, answered again
+    # from the run's own answers: the counts may have been fetched by another check).
+    shown = ctx.page(_path(ctx), {"type": _types(ctx)[-1], "page_size": 1}).exchange
     ensure(
         sum(per_type.values()) == total,
         "the counts per `type` should add up to the unfiltered `count`",
         total,
         " + ".join(f"{kind} {n}" for kind, n in per_type.items()) + f" = {sum(per_type.values())}",
-        ctx.client.last,
+        shown,
     )
 
 
