@@ -352,8 +352,9 @@ class _PacedTransport:
             raise BudgetExpired() from None
 
     def _key(self, case: Any, session: Any, kwargs: dict[str, Any]) -> Hashable | None:
-        """The request as it goes on the wire (method, URL, headers but Schemathesis' own, body), for a
-        safe method; None when it cannot be told for sure (then it is always sent)."""
+        """The request as the transport will send it (method, URL, query, headers but Schemathesis' own,
+        body), for a safe method; None when it cannot be told for sure (then it is always sent). Two
+        spellings of one request may get two keys (then both are sent); two requests never share one."""
         try:
             headers = dict(kwargs.get("headers") or {})
             for name, value in (getattr(session, "headers", None) or {}).items():
@@ -363,14 +364,13 @@ class _PacedTransport:
             )
             if str(data["method"]).upper() not in SAFE_METHODS or set(data) - KEYED_FIELDS:
                 return None
-            fields = {name: data.get(name) for name in ("params", "cookies", "json", "data")}
-            request = requests.Request(method=data["method"], url=data["url"], headers=data["headers"], **fields)
-            prepared = request.prepare()
+            sent = sorted(
+                (str(k).lower(), str(v)) for k, v in (data.get("headers") or {}).items() if not _says_nothing(k)
+            )
+            fields = tuple(_canonical(data.get(name)) for name in ("params", "cookies", "json", "data"))
+            return (str(data["method"]).upper(), str(data["url"]), tuple(sent), fields)
         except Exception:
             return None
-        sent = sorted((k.lower(), str(v)) for k, v in prepared.headers.items() if not _says_nothing(k))
-        body = prepared.body if isinstance(prepared.body, bytes | str | None) else repr(prepared.body)
-        return (prepared.method, prepared.url, tuple(sent), body)
 
     def _send(self, case: Any, session: Any, kwargs: dict[str, Any]) -> Any:
         requested = kwargs.get("timeout") or case.operation.schema.config.request_timeout_for(operation=case.operation)
@@ -393,6 +393,13 @@ class _PacedTransport:
             return (value[0] if value else None) if isinstance(value, list) else value
 
         return self.lane.send(send, lambda r: r.status_code, retry_after, requested)
+
+
+def _canonical(value: Any) -> str:
+    """A query, cookie jar or body as comparable text (a mapping in key order; anything else as written)."""
+    if isinstance(value, dict):
+        return repr(sorted(value.items(), key=repr))
+    return repr(value)
 
 
 def _says_nothing(header: str) -> bool:
@@ -524,8 +531,20 @@ class EnginePlan:
     def all_phases(self) -> set[str]:
         return {phase for _, phases in self.phases for phase in phases}
 
+    @property
+    def operation_ids(self) -> list[str]:
+        return [op for op, _ in self.phases]
+
+    @property
+    def per_operation(self) -> bool:
+        """Whether its operations run different phases (then Schemathesis is told per operation, which costs
+        it a merge of settings at every look-up; otherwise the schema is simply cut to its operations)."""
+        return len({phases for _, phases in self.phases}) > 1
+
     def operations_config(self, operation_ids: list[str]) -> list[dict[str, Any]]:
         """Schemathesis' per-operation settings: this engine's phases for its operations, the others off."""
+        if not self.per_operation:
+            return []
         mine = dict(self.phases)
         return [
             {"include-operation-id": op, "phases": {name: {"enabled": name in mine[op]} for name in PHASE_ORDER}}
@@ -680,6 +699,8 @@ def _engine(
     project = _schema_config(config, api, tls, plan)
     # The document already parsed (with libyaml when present): parsing it again costs a third of a second.
     schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.document), config=project)
+    if not plan.per_operation:  # (per-operation settings choose the operations themselves)
+        schema = schema.include(operation_id=plan.operation_ids)
     transport = _PacedTransport(schema.transport, lane, answers, gate.observe)
     schema = _pace(schema, transport)
     schema.hook("map_case")(drop_ungeneratable)
