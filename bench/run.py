@@ -1,11 +1,11 @@
 """Run the whole benchmark, or one part, and print its tables.
 
-    python bench/run.py [all|throughput|workers|proxy|startup|instructions] [--quick] [--duration S] [--rounds N]
+    python bench/run.py [all|throughput|workers|proxy|startup|instructions|suite] [--quick] [--duration S] [--rounds N]
                         [--connections C] [--loader auto|wrk|python]
 
 Options after the part name go to that part (`all` passes the common ones to each load-driven part, and
-only `--quick` to `instructions`, which counts instructions under valgrind instead of timing load). See
-bench/README.md.
+only `--quick` to `instructions`, which counts instructions under valgrind instead of timing load, and to
+`suite`, which times whole runs of the conformance suite). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import instructions
 import proxy
 import startup
+import suite
 import throughput
 import workers
 
@@ -24,6 +25,7 @@ PARTS = {
     "proxy": proxy.main,
     "startup": startup.main,
     "instructions": instructions.main,
+    "suite": suite.main,
 }
 
 
@@ -37,7 +39,7 @@ def main() -> None:
         if part == name:
             run(argv)
         elif part == "all":
-            run([a for a in argv if a == "--quick"] if name == "instructions" else argv)
+            run([a for a in argv if a == "--quick"] if name in ("instructions", "suite") else argv)
         else:
             continue
         print(flush=True)

@@ -132,7 +132,7 @@ class WaitingGate:
 
     What it guards (Schemathesis engines) pays off side by side only while the run waits for the backend:
     an engine spends about 10 ms of interpreter time per case, and engines computing at once only contend
-    for the GIL (measured on loopback: one after another 2.6-2.8 s, side by side 4.2-5.0 s, bench/README.md).
+    for the GIL (measured on loopback: one after another 2.9-3.2 s of CPU, side by side 4.2-5.0 s, bench/README.md).
     So holders take turns until `samples` answers in a row have each taken at least `slow` seconds (the
     fastest of them, because a measured answer time also holds the wait for the GIL after the answer came,
     which only ever adds); a backend that slow leaves the interpreter idle enough for all of them. Once

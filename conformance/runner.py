@@ -116,7 +116,7 @@ def _attempt(item: SemanticCheck, ctx: CheckContext) -> Attempt:
 
     def result(status: Status, message: str = "", **extra: object) -> CheckResult:
         duration = time.monotonic() - started
-        return CheckResult(**base, status=status, message=message, duration=duration, **extra)  # type: ignore[arg-type]
+        return CheckResult(**base, status=status, message=message, duration=duration, **extra)
 
     try:
         item.func(ctx)
