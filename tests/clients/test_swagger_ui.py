@@ -10,10 +10,8 @@ installs), driven by Playwright; skipped with the reason where it is missing.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,21 +29,11 @@ from billing_contract.facts import (
 )
 from billing_contract.spec import Spec
 from mock_server.testing import RunningMock
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
 
-CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-TIMEOUT_MS = 20_000
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM} (Debian package `chromium`; .ci/run installs it)"
