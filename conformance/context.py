@@ -61,11 +61,13 @@ class ApiState:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """A shared value, or the exception computing it raised, and the requests it rests on."""
+    """A shared value, or the exception computing it raised, the requests it rests on, and the last
+    exchange computing it made (a check using the value shows it as its last, as if it had computed it)."""
 
     value: Any
     error: BaseException | None
     requests: frozenset[Any]
+    last: Exchange | None
 
 
 class CheckContext:
@@ -93,15 +95,19 @@ class CheckContext:
         for every check that uses it."""
 
         def shared() -> _Outcome:
+            made = self.client.made
+            value, error = None, None
             with self.client.recording() as requests:
                 try:
                     value = compute()
                 except Exception as exc:  # a check's outcome (Failed, Skipped, ...), shared as one
-                    return _Outcome(None, exc, frozenset(requests))
-            return _Outcome(value, None, frozenset(requests))
+                    error = exc
+            last = self.client.last if self.client.made > made else None
+            return _Outcome(value, error, frozenset(requests), last)
 
         outcome = self.state.values.get(key, shared)
         self.client.note(set(outcome.requests))
+        self.client.last = outcome.last or self.client.last
         if outcome.error is not None:
             raise clone_exception(outcome.error)
         return outcome.value

@@ -142,6 +142,8 @@ class Client:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.last: Exchange | None = None
+        # How many requests this client made (a shared value's computation tells its own apart by it).
+        self.made = 0
         self._used: list[set[Any]] = [set()]
         # Requests that are never shared (not a GET) are told apart by their number.
         self._unshared = itertools.count()
@@ -187,6 +189,7 @@ class Client:
         self.last = Exchange(method, url, sent, 0, httpx.Headers(), "")
         key = request_key(method, url, sent)
         self.note({key if method.upper() == "GET" else (key, next(self._unshared))})
+        self.made += 1
         exchange = self.session.send(method, url, sent)
         self.last = exchange
         return exchange
